@@ -1,0 +1,45 @@
+# One entry point for people and CI: `make demo`, `make test`, `make lint`, `make bench`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(abspath $(VENV))/bin
+STAMP := $(VENV)/.installed-stamp
+
+# Airflow keeps its metadata database and logs inside the project, never in ~/airflow.
+export AIRFLOW_HOME := $(abspath .airflow)
+export AIRFLOW__CORE__DAGS_FOLDER := $(abspath dags)
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export RECSYS_LAKE_ROOT ?= $(abspath data/lake)
+export RECSYS_LANDING_ROOT ?= $(abspath data/landing)
+
+.PHONY: install demo test lint format bench clean
+
+$(STAMP): pyproject.toml
+	@echo "==> creating $(VENV) with $(PYTHON) and installing the pinned dependencies (about a minute)"
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet --editable '.[dev]' --config-settings editable_mode=compat
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+demo: install
+	PATH=$(BIN):$$PATH bash scripts/demo.sh
+
+test: install
+	PATH=$(BIN):$$PATH $(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install
+	$(BIN)/python -m bench.ingest --scale medium
+
+clean:
+	rm -rf data .airflow .redis .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The offline lake (partitioned Parquet, atomic writes) and, later, the online store."""

@@ -1,0 +1,1 @@
+"""Core of the platform shared by every layer: settings, errors and the simulated shop."""

@@ -1,0 +1,98 @@
+"""The one typed settings object. Every value binds to a ``RECSYS_<NAME>`` variable.
+
+Unknown ``RECSYS_*`` variables are refused, so a misspelt key fails loudly instead of
+silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from recsys.errors import SettingsError
+
+ENV_PREFIX = "RECSYS_"
+
+Scale = Literal["tiny", "small", "medium"]
+Source = Literal["simulator", "landing"]
+
+
+def _as_path(value: str | Path) -> Path:
+    """Accept a plain path or a ``file://`` URL; object-store URLs come with fsspec later."""
+    text = str(value)
+    if text.startswith("file://"):
+        text = text[len("file://") :]
+    elif "://" in text:
+        raise ValueError(f"only local paths or file:// URLs are supported, got {text!r}")
+    return Path(text).expanduser().absolute()
+
+
+class Settings(BaseSettings):
+    """Platform configuration. Defaults give a working local setup on the simulated shop."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    environment: Literal["development", "production"] = "development"
+    lake_root: Path = Field(default=Path("data/lake"), description="Root of the Parquet lake.")
+    landing_root: Path = Field(
+        default=Path("data/landing"), description="Where shop exports (raw files) arrive."
+    )
+    redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Online store.")
+    source: Source = Field(
+        default="simulator",
+        description="simulator: the built-in shop writes each day's export; landing: wait for real files.",
+    )
+    sim_scale: Scale = Field(default="small", description="Size of the simulated shop.")
+    sim_seed: int = Field(default=42, ge=0, description="Seed of the simulated shop.")
+    ingest_future_tolerance_hours: float = Field(
+        default=24.0,
+        gt=0,
+        description="Events later than interval end + this are 'future_timestamp', not 'after_interval'.",
+    )
+    ingest_max_string_bytes: int = Field(
+        default=1024,
+        gt=0,
+        description="Longest accepted id or context string in an event; longer rows are quarantined.",
+    )
+
+    @field_validator("lake_root", "landing_root", mode="before")
+    @classmethod
+    def _paths(cls, value: str | Path) -> Path:
+        return _as_path(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if not value.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError(f"must start with redis://, rediss:// or unix://, got {value!r}")
+        return value
+
+
+def unknown_env_keys(environ: dict[str, str] | None = None) -> list[str]:
+    """``RECSYS_*`` variables that name no setting."""
+    environ = dict(os.environ) if environ is None else environ
+    known = {ENV_PREFIX + name.upper() for name in Settings.model_fields}
+    return sorted(k for k in environ if k.upper().startswith(ENV_PREFIX) and k.upper() not in known)
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus explicit overrides) and validate them.
+
+    Raises:
+        SettingsError: a value is invalid or a ``RECSYS_*`` variable is unknown.
+    """
+    unknown = unknown_env_keys()
+    if unknown:
+        known = ", ".join(ENV_PREFIX + n.upper() for n in Settings.model_fields)
+        raise SettingsError(f"unknown setting(s) {', '.join(unknown)}; known settings: {known}")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{ENV_PREFIX}{'.'.join(str(p) for p in e['loc']).upper()}: {e['msg']}" for e in exc.errors()
+        )
+        raise SettingsError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,1 @@
+"""Ingestion: landing files (JSON Lines, CSV, optionally gzipped) into lake partitions."""

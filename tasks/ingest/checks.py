@@ -1,0 +1,133 @@
+"""Vectorised row checks shared by the event and catalog ingestion.
+
+A check marks rows with a reason code; the first failing check wins, so each quarantined
+row carries exactly one reason. Row-by-row Python runs only for the rejected rows, to
+write their ``detail``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from tasks.ingest import reasons
+from tasks.ingest.records import ORDINAL, ParsedFile
+
+FILE_INDEX = "_file"
+DetailFn = Callable[[str, dict[str, Any]], str]
+_ISO_TIME = r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}(:?\d{2})?)$"
+
+
+class Marks:
+    """Reason codes per row: empty string means the row passed every check so far."""
+
+    def __init__(self, rows: int) -> None:
+        self.codes = np.zeros(rows, dtype=np.int8)
+
+    def mark(self, failed: np.ndarray | pa.Array | pa.ChunkedArray, reason: str) -> None:
+        """Give ``reason`` to rows that fail now and passed every earlier check."""
+        mask = as_mask(failed)
+        code = reasons.ALL_REASONS.index(reason) + 1
+        self.codes[(self.codes == 0) & mask] = code
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.codes == 0
+
+    def reason_of(self, row: int) -> str:
+        return reasons.ALL_REASONS[int(self.codes[row]) - 1]
+
+
+def as_mask(values: np.ndarray | pa.Array | pa.ChunkedArray) -> np.ndarray:
+    """A numpy bool mask from an Arrow boolean array (nulls count as False)."""
+    if isinstance(values, np.ndarray):
+        return np.asarray(values, dtype=bool)
+    filled = pc.fill_null(values, False)
+    return np.asarray(filled.to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def combine(files: list[ParsedFile], schema: pa.Schema) -> pa.Table:
+    """All files' good records in one table, with the file index of each row."""
+    parts = []
+    for index, parsed in enumerate(files):
+        table = parsed.table.append_column(
+            FILE_INDEX, pa.array(np.full(parsed.table.num_rows, index, dtype=np.int32))
+        )
+        parts.append(table)
+    if not parts:
+        empty = schema.empty_table().append_column(ORDINAL, pa.array([], pa.int64()))
+        return empty.append_column(FILE_INDEX, pa.array([], pa.int32()))
+    return pa.concat_tables(parts).combine_chunks()
+
+
+def blank(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Null or only white space."""
+    trimmed = pc.utf8_trim_whitespace(column)
+    return as_mask(pc.or_kleene(pc.is_null(column), pc.equal(pc.utf8_length(trimmed), 0)))
+
+
+def too_long(column: pa.ChunkedArray | pa.Array, limit: int) -> np.ndarray:
+    return as_mask(pc.greater(pc.binary_length(column), limit))
+
+
+def bad_price(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
+    """Zero, negative, NaN or infinite. Nulls also match: check for them first."""
+    values = np.asarray(column.to_numpy(zero_copy_only=False), dtype=np.float64)
+    with np.errstate(invalid="ignore"):
+        return ~(np.isfinite(values) & (values > 0))
+
+
+def parse_times(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """ISO-8601 strings with a zone to UTC timestamps; anything else becomes null."""
+    text = pc.utf8_trim_whitespace(column)
+    shaped = pc.match_substring_regex(text, _ISO_TIME)
+    candidates = pc.if_else(shaped, text, pa.scalar(None, pa.string()))
+    target = pa.timestamp("us", tz="UTC")
+    try:
+        return pc.cast(candidates, target)
+    except pa.ArrowInvalid:
+        # A well-shaped but impossible time (month 13) fails the whole cast; go one by one.
+        out = []
+        for value in candidates.to_pylist():
+            try:
+                out.append(pc.cast(pa.array([value]), target)[0].as_py())
+            except pa.ArrowInvalid:
+                out.append(None)
+        return pa.array(out, target)
+
+
+def first_occurrence(keys: pa.ChunkedArray | pa.Array, eligible: np.ndarray) -> np.ndarray:
+    """Rows among ``eligible`` whose key appears again at an earlier eligible row."""
+    positions = np.flatnonzero(eligible)
+    table = pa.table({"key": pc.take(keys, pa.array(positions)), "row": pa.array(positions)})
+    firsts = table.group_by("key", use_threads=False).aggregate([("row", "min")])
+    keep = np.zeros(len(eligible), dtype=bool)
+    keep[np.asarray(firsts.column("row_min").to_numpy())] = True
+    return eligible & ~keep
+
+
+def rejected_rows(
+    table: pa.Table, marks: Marks, files: list[ParsedFile], detail_of: DetailFn
+) -> list[reasons.Reject]:
+    """Rows that failed a check, with their original text looked up in the source file."""
+    bad = np.flatnonzero(~marks.ok)
+    if len(bad) == 0:
+        return []
+    file_index = np.asarray(table.column(FILE_INDEX).to_numpy())
+    ordinal = np.asarray(table.column(ORDINAL).to_numpy())
+    rows = table.take(pa.array(bad)).to_pylist()
+    out: list[reasons.Reject] = []
+    for f, parsed in enumerate(files):
+        in_file = np.flatnonzero(file_index[bad] == f)
+        if len(in_file) == 0:
+            continue
+        lines, raws = parsed.source(ordinal[bad[in_file]])
+        for j, line, raw in zip(in_file, lines, raws, strict=True):
+            reason = marks.reason_of(int(bad[j]))
+            detail = detail_of(reason, rows[j])
+            out.append(reasons.Reject(str(parsed.path), line, reason, detail, raw))
+    return out

@@ -1,0 +1,75 @@
+"""Parse-time integrity of every DAG file: imports, policy, no I/O, no heavy imports, speed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import DAGS_FOLDER, ROOT
+
+DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
+PROBE = Path(__file__).with_name("parse_probe.py")
+EXPECTED_DAGS = {"recsys_ingest.py": {"recsys_ingest"}}
+
+
+@cache
+def parse(path: Path) -> dict[str, Any]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIRFLOW_CONN_")}
+    # A database path that cannot exist: any query at parse time fails loudly.
+    env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = "sqlite:////nonexistent/recsys/airflow.db"
+    env["PYTHONPATH"] = str(ROOT)
+    out = subprocess.run(
+        [sys.executable, str(PROBE), str(path)], capture_output=True, text=True, env=env, check=False
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+def test_every_dag_file_is_covered() -> None:
+    assert {p.name for p in DAG_FILES} == set(EXPECTED_DAGS)
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_imports_without_errors_and_yields_its_dags(path: Path) -> None:
+    result = parse(path)
+    assert result["errors"] == {}
+    assert set(result["dags"]) == EXPECTED_DAGS[path.name]
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_parsing_does_no_io(path: Path) -> None:
+    assert parse(path)["touched"] == []
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_no_heavy_imports_at_module_level(path: Path) -> None:
+    assert parse(path)["heavy"] == []
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_parses_in_under_two_seconds(path: Path) -> None:
+    assert parse(path)["seconds"] < 2.0
+
+
+@pytest.mark.parametrize("path", DAG_FILES, ids=lambda p: p.name)
+def test_policy_owner_tags_retries_docs_params(path: Path) -> None:
+    for dag_id, dag in parse(path)["dags"].items():
+        assert dag["doc_md"], f"{dag_id} has no doc_md"
+        assert dag["tags"] and "recsys" in dag["tags"], f"{dag_id} needs the 'recsys' tag"
+        assert all(owner and owner != "airflow" for owner in dag["owner"]), f"{dag_id}: set an owner"
+        assert all(r >= 1 for r in dag["retries"]), f"{dag_id}: every task needs retries >= 1"
+        assert all(dag["params"].values()), f"{dag_id}: every Param needs a description"
+
+
+def test_ingest_has_a_data_interval_timetable() -> None:
+    dag = parse(DAGS_FOLDER / "recsys_ingest.py")["dags"]["recsys_ingest"]
+    assert dag["timetable"] == "CronDataIntervalTimetable"
+    assert {"land_shop_export", "ingest_catalog", "ingest_events", "report_ingest"} <= set(dag["tasks"])

@@ -1,0 +1,83 @@
+"""The settings object: documented defaults, every RECSYS_* binding, refusal of unknown keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from recsys.errors import SettingsError
+from recsys.settings import Settings, load_settings, unknown_env_keys
+
+
+def test_empty_environment_gives_the_documented_defaults() -> None:
+    settings = load_settings()
+    assert settings.environment == "development"
+    assert settings.lake_root == Path("data/lake").absolute()
+    assert settings.landing_root == Path("data/landing").absolute()
+    assert settings.redis_url == "redis://127.0.0.1:6379/0"
+    assert settings.source == "simulator"
+    assert settings.sim_scale == "small"
+    assert settings.sim_seed == 42
+    assert settings.ingest_future_tolerance_hours == 24.0
+    assert settings.ingest_max_string_bytes == 1024
+
+
+# Every field, the text put in its variable, and the value it must become.
+BINDINGS = [
+    ("environment", "production", "production"),
+    ("lake_root", "/srv/lake", Path("/srv/lake")),
+    ("lake_root", "file:///srv/lake2", Path("/srv/lake2")),
+    ("landing_root", "/srv/landing", Path("/srv/landing")),
+    ("redis_url", "redis://cache:6380/2", "redis://cache:6380/2"),
+    ("source", "landing", "landing"),
+    ("sim_scale", "medium", "medium"),
+    ("sim_seed", "123", 123),
+    ("ingest_future_tolerance_hours", "2.5", 2.5),
+    ("ingest_max_string_bytes", "256", 256),
+]
+
+
+def test_every_field_has_a_binding_test() -> None:
+    assert {name for name, _, _ in BINDINGS} == set(Settings.model_fields)
+
+
+@pytest.mark.parametrize(("name", "text", "expected"), BINDINGS)
+def test_environment_binding(monkeypatch: pytest.MonkeyPatch, name: str, text: str, expected: object) -> None:
+    monkeypatch.setenv(f"RECSYS_{name.upper()}", text)
+    assert getattr(load_settings(), name) == expected
+
+
+def test_unknown_variable_is_refused_with_its_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_LAKE_ROOOT", "/typo")
+    assert unknown_env_keys() == ["RECSYS_LAKE_ROOOT"]
+    with pytest.raises(SettingsError, match="RECSYS_LAKE_ROOOT"):
+        load_settings()
+
+
+def test_unknown_keyword_is_refused() -> None:
+    with pytest.raises(SettingsError, match="RECSYS_LAKE_ROT: Extra inputs are not permitted"):
+        load_settings(lake_rot="/x")
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("sim_scale", "huge"),
+        ("sim_seed", "-1"),
+        ("source", "ftp"),
+        ("redis_url", "http://cache"),
+        ("lake_root", "s3://bucket/lake"),
+        ("ingest_max_string_bytes", "0"),
+    ],
+)
+def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
+    monkeypatch.setenv(f"RECSYS_{name.upper()}", text)
+    with pytest.raises(SettingsError, match=f"RECSYS_{name.upper()}"):
+        load_settings()
+
+
+def test_settings_are_immutable() -> None:
+    settings = load_settings()
+    with pytest.raises(ValueError, match="frozen"):
+        settings.sim_seed = 1  # type: ignore[misc]
