@@ -1,0 +1,1 @@
+"""Windowed features for users, items, categories and tags, computed incrementally per day."""
