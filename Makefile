@@ -9,22 +9,24 @@ STAMP := $(VENV)/.installed-stamp
 export AIRFLOW_HOME := $(abspath .airflow)
 export AIRFLOW__CORE__DAGS_FOLDER := $(abspath dags)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
-export RECSYS_LAKE_ROOT ?= $(abspath data/lake)
-export RECSYS_LANDING_ROOT ?= $(abspath data/landing)
 
 .PHONY: install demo test lint format bench clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the pinned dependencies (about a minute)"
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "==> $(PYTHON) has no venv module: installing python3-venv"; \
+	  apt-get update -qq && apt-get install -y -qq python3-venv && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --editable '.[dev]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 install: $(STAMP)
+	@bash scripts/ensure_redis.sh --install-only
 
+DEMO_START ?= 2026-11-01
+DEMO_DAYS ?= 3
 demo: install
-	PATH=$(BIN):$$PATH bash scripts/demo.sh
+	PATH=$(BIN):$$PATH DEMO_START=$(DEMO_START) DEMO_DAYS=$(DEMO_DAYS) bash scripts/demo.sh
 
 test: install
 	PATH=$(BIN):$$PATH $(BIN)/python -m pytest

@@ -12,17 +12,25 @@ DOC_MD = """
 
 Daily, one run per UTC day (the data interval). Takes the shop's export for the day from
 the landing zone — with `RECSYS_SOURCE=simulator` (the default) the built-in simulated shop
-writes it first — and writes the lake partitions `catalog/dt=…` and `events/dt=…`, with
-rejected rows in `quarantine/<dataset>/dt=…` and a reason code for each.
+writes it first — and turns it into lake partitions, each checked by a gate before anything
+reads it:
+
+`land_shop_export` → `ingest_catalog` → **`validate_catalog`** → `tag_catalog` →
+**`validate_item_tags`**, and `ingest_events` → **`validate_events`**; then
+`compute_features` → **`validate_features`** → `publish_online_features` (Redis).
 
 * **Partition**: the data interval's start. A manual trigger covers the last complete day
   before its logical date (Airflow's rule); set **partition_date** to pick the day yourself.
 * **Re-runs** replace a partition whole; backfills over any range are safe:
   `airflow backfill create --dag-id recsys_ingest --from-date 2026-11-01 --to-date 2026-11-03`.
-* **A missing export** fails `land_shop_export`/`ingest_*` with the path and the date, and
-  the task retries until it arrives.
+  Features need every earlier day of their 30-day window: a day whose predecessor is not
+  ingested yet fails naming that day, and its retry succeeds once the backfill reaches it.
+* **A missing export** fails with the path and the date, and the task retries until it arrives.
+* **A failed gate** (a `validate_*` task) stops everything after it: its log lists each failing
+  expectation with the observed value and the data docs page. Nothing is published; the
+  previous online version keeps serving.
 
-Formats: `docs/data-formats.md`. Code: `tasks/ingest/`.
+Formats: `docs/data-formats.md`; features: `docs/features.md`; code: `tasks/`.
 """
 
 DEFAULT_ARGS = {
@@ -30,6 +38,20 @@ DEFAULT_ARGS = {
     "retries": 3,
     "retry_delay": pendulum.duration(minutes=10),
 }
+
+
+def _run(target: str, *args: Any) -> Any:
+    """Import the step ``module:function`` and call it with this run's context.
+
+    The import happens here, inside the running task, so parsing this file stays light.
+    """
+    from importlib import import_module
+
+    from tasks.context import context_from_airflow
+
+    module, name = target.split(":")
+    step = getattr(import_module(module), name)
+    return step(context_from_airflow(get_current_context()), *args)
 
 
 @dag(
@@ -62,26 +84,37 @@ def recsys_ingest() -> None:
     @task
     def land_shop_export() -> dict[str, Any]:
         """Write the simulated shop's export for the day, or check the real one arrived."""
-        from tasks.context import context_from_airflow
-        from tasks.shop_export import land_shop_export as step
-
-        return step(context_from_airflow(get_current_context()))
+        return _run("tasks.shop_export:land_shop_export")  # type: ignore[no-any-return]
 
     @task
     def ingest_catalog() -> dict[str, Any]:
         """Catalog snapshot → catalog/dt=… (+ quarantine)."""
-        from tasks.context import context_from_airflow
-        from tasks.ingest.catalog import ingest_catalog as step
-
-        return step(context_from_airflow(get_current_context()))
+        return _run("tasks.ingest.catalog:ingest_catalog")  # type: ignore[no-any-return]
 
     @task
     def ingest_events() -> dict[str, Any]:
-        """Behaviour events → events/dt=… (+ quarantine), deduplicated, inside the day."""
-        from tasks.context import context_from_airflow
-        from tasks.ingest.events import ingest_events as step
+        """Behaviour events → events/dt=… (+ quarantine): deduplicated, inside the day, known items."""
+        return _run("tasks.ingest.events:ingest_events")  # type: ignore[no-any-return]
 
-        return step(context_from_airflow(get_current_context()))
+    @task
+    def tag_catalog() -> dict[str, Any]:
+        """Rule-based tags of every catalog item → item_tags/dt=…, with an HTML coverage report."""
+        return _run("tasks.tag:tag_catalog")  # type: ignore[no-any-return]
+
+    @task
+    def compute_features() -> dict[str, Any]:
+        """1h…30d window features of users, items, categories, tags → features/<entity>/dt=…"""
+        return _run("tasks.features:compute_features")  # type: ignore[no-any-return]
+
+    @task
+    def publish_online_features() -> dict[str, Any]:
+        """The day's user and item features → Redis, as a new version switched atomically."""
+        return _run("tasks.features:publish_online_features")  # type: ignore[no-any-return]
+
+    @task
+    def validate(dataset: str) -> dict[str, Any]:
+        """Gate: validate the day's partition of ``dataset`` with its expectations suite."""
+        return _run("tasks.validate:validate_partition", dataset)  # type: ignore[no-any-return]
 
     @task
     def report_ingest(catalog: dict[str, Any], events: dict[str, Any]) -> str:
@@ -93,11 +126,21 @@ def recsys_ingest() -> None:
         print(summary)
         return summary
 
-    landed = land_shop_export()
     catalog = ingest_catalog()
+    catalog_gate = validate.override(task_id="validate_catalog")("catalog")
     events = ingest_events()
-    landed >> [catalog, events]
-    report_ingest(catalog, events)
+    events_gate = validate.override(task_id="validate_events")("events")
+    tags = tag_catalog()
+    tags_gate = validate.override(task_id="validate_item_tags")("item_tags")
+    features = compute_features()
+    features_gate = validate.override(task_id="validate_features")("features")
+
+    land_shop_export() >> catalog >> catalog_gate
+    catalog_gate >> [tags, events]  # events are checked against the validated catalog
+    tags >> tags_gate
+    events >> events_gate
+    [tags_gate, events_gate] >> features >> features_gate >> publish_online_features()
+    events_gate >> report_ingest(catalog, events)  # type: ignore[arg-type]  # TaskFlow passes XComArgs
 
 
-recsys_ingest()
+ingest_dag = recsys_ingest()

@@ -7,6 +7,7 @@ silently falling back to a default.
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -57,6 +58,14 @@ class Settings(BaseSettings):
         default=1024,
         gt=0,
         description="Longest accepted id or context string in an event; longer rows are quarantined.",
+    )
+    history_start: date = Field(
+        default=date(2026, 11, 1),
+        description="First day of the lake's history (the DAGs' start date); windows reaching "
+        "before it are shorter, every day from it on must be ingested.",
+    )
+    online_keep_versions: int = Field(
+        default=2, ge=1, description="Complete versions kept in Redis per keyspace, for rollback."
     )
 
     @field_validator("lake_root", "landing_root", mode="before")

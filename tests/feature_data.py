@@ -23,13 +23,16 @@ def write_day(root: Path, day: date, seed: int, events: int = 400, users: int = 
     seconds = np.sort(rng.integers(0, 86400, size=events))
     kinds = TYPES[rng.choice(5, size=events, p=[0.7, 0.12, 0.1, 0.05, 0.03])]
     item_ids = [f"P{i}" for i in rng.integers(0, items, size=events)]
-    user_ids = [f"U{u}" for u in rng.integers(0, users, size=events)]
+    active = rng.choice(users, size=max(1, users * 2 // 3), replace=False)  # a third stay away each day
+    user_ids = [f"U{u}" for u in rng.choice(active, size=events)]
     table = pa.table(
         {
             "event_id": [f"E{day:%Y%m%d}-{i}" for i in range(events)],
             "event_time": [start + timedelta(seconds=int(s)) for s in seconds],
             "user_id": user_ids,
-            "session_id": [f"S{u}-{day.day}-{int(s) // 20000}" for u, s in zip(user_ids, seconds, strict=True)],
+            "session_id": [
+                f"S{u}-{day.day}-{int(s) // 20000}" for u, s in zip(user_ids, seconds, strict=True)
+            ],
             "item_id": item_ids,
             "event_type": kinds.tolist(),
             "price": rng.uniform(10, 900, size=events).round(2),
@@ -46,11 +49,18 @@ def write_day(root: Path, day: date, seed: int, events: int = 400, users: int = 
         root,
         "catalog",
         day,
-        pa.table({"item_id": catalog_items, "category": [CATEGORIES[hash_item(i) % 4] for i in catalog_items]}),
+        pa.table(
+            {"item_id": catalog_items, "category": [CATEGORIES[hash_item(i) % 4] for i in catalog_items]}
+        ),
     )
-    tag_rows = [(i, t) for i in catalog_items for k, t in enumerate(TAGS) if (hash_item(i) + k + day.day) % 3 == 0]
+    tag_rows = [
+        (i, t) for i in catalog_items for k, t in enumerate(TAGS) if (hash_item(i) + k + day.day) % 3 == 0
+    ]
     lake.write_partition(
-        root, "item_tags", day, pa.table({"item_id": [i for i, _ in tag_rows], "tag": [t for _, t in tag_rows]})
+        root,
+        "item_tags",
+        day,
+        pa.table({"item_id": [i for i, _ in tag_rows], "tag": [t for _, t in tag_rows]}),
     )
 
 

@@ -84,7 +84,7 @@ ENTITIES = (
         (*ALL_COUNTS, "spend"),
         distinct=("distinct_items", "sessions"),
         recency=True,
-        description="One row per user with any event in the last 30 days.",
+        description="user with any event in the last 30 days",
     ),
     Entity(
         "item",
@@ -92,15 +92,14 @@ ENTITIES = (
         (*ALL_COUNTS, "revenue"),
         distinct=("users",),
         trends=True,
-        description="One row per item in the day's catalog or with events in the last 30 days "
-        "(`in_catalog` tells which).",
+        description="item in the day's catalog or with events in the last 30 days (`in_catalog` tells which)",
     ),
-    Entity("category", ("category",), (*ALL_COUNTS, "revenue"), description="One row per catalog category."),
+    Entity("category", ("category",), (*ALL_COUNTS, "revenue"), description="category of the day's catalog"),
     Entity(
         "tag",
         ("tag",),
         (*ALL_COUNTS, "revenue"),
-        description="One row per tag; an event counts for every tag of its item (tags of the event's day).",
+        description="tag of the day's item tags; an event counts for every tag of its item",
     ),
     Entity(
         "user_category",
@@ -108,7 +107,7 @@ ENTITIES = (
         ALL_COUNTS,
         rates=False,
         preference=True,
-        description="User x category, from the category of each event's item.",
+        description="user and category the user had events in (the category of each event's item)",
     ),
     Entity(
         "user_tag",
@@ -116,7 +115,7 @@ ENTITIES = (
         ENGAGED_COUNTS,
         rates=False,
         preference=True,
-        description="User x tag, engaged events only (impressions times tags would be most of the cost).",
+        description="user and tag, from engaged events only (impressions x tags would be most of the cost)",
     ),
 )
 ENTITY = {e.name: e for e in ENTITIES}

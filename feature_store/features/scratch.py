@@ -15,7 +15,6 @@ import pandas as pd
 from feature_store import lake
 from feature_store.features.compute import day_end
 from feature_store.features.definitions import (
-    ALL_COUNTS,
     COUNTS,
     CTR_PRIOR,
     CTR_STRENGTH,
@@ -168,5 +167,3 @@ def _fill_empty_rows(frame: pd.DataFrame) -> pd.DataFrame:
         elif pd.api.types.is_numeric_dtype(out[column]):
             out[column] = out[column].fillna(0)
     return out
-
-

@@ -36,7 +36,8 @@ class Marks:
 
     @property
     def ok(self) -> np.ndarray:
-        return self.codes == 0
+        passed: np.ndarray = self.codes == 0
+        return passed
 
     def reason_of(self, row: int) -> str:
         return reasons.ALL_REASONS[int(self.codes[row]) - 1]

@@ -64,9 +64,16 @@ class NormalisedEvents:
 
 
 def normalise_events(
-    files: list[ParsedFile], start: datetime, end: datetime, settings: Settings
+    files: list[ParsedFile],
+    start: datetime,
+    end: datetime,
+    settings: Settings,
+    catalog_items: pa.Array | pa.ChunkedArray | None = None,
 ) -> NormalisedEvents:
-    """Check, type and deduplicate the parsed files of one interval ``[start, end)``."""
+    """Check, type and deduplicate the parsed files of one interval ``[start, end)``.
+
+    With ``catalog_items``, events whose item is not in the day's catalog are quarantined.
+    """
     table = checks.combine(files, RAW_EVENT.schema)
     marks = checks.Marks(table.num_rows)
     for name in REQUIRED:
@@ -83,6 +90,9 @@ def normalise_events(
     marks.mark(pc.invert(pc.is_in(event_type, value_set=pa.array(EVENT_TYPES))), reasons.UNKNOWN_EVENT_TYPE)
     marks.mark(pc.is_null(table.column("price")), reasons.MISSING_PRICE)
     marks.mark(checks.bad_price(table.column("price")), reasons.BAD_PRICE)
+    if catalog_items is not None:
+        known = pc.is_in(table.column("item_id"), value_set=pa.chunked_array(catalog_items).combine_chunks())
+        marks.mark(pc.invert(known), reasons.UNKNOWN_ITEM)
     future = end + timedelta(hours=settings.ingest_future_tolerance_hours)
     marks.mark(pc.less(times, pa.scalar(start, times.type)), reasons.BEFORE_INTERVAL)
     marks.mark(pc.greater_equal(times, pa.scalar(future, times.type)), reasons.FUTURE_TIMESTAMP)
@@ -133,6 +143,8 @@ def _detailer(start: datetime, end: datetime, future: datetime, settings: Settin
             return "price is missing"
         if reason == reasons.BAD_PRICE:
             return f"price {row.get('price')} is not a positive finite number"
+        if reason == reasons.UNKNOWN_ITEM:
+            return f"item_id {row.get('item_id')!r} is not in the catalog of {start.date().isoformat()}"
         if reason == reasons.BEFORE_INTERVAL:
             return f"event_time {row.get('event_time')} is before the interval start {start.isoformat()}"
         if reason == reasons.AFTER_INTERVAL:
@@ -173,18 +185,23 @@ def _report(files: list[ParsedFile], clean: pa.Table, rejects: list[reasons.Reje
 def ingest_events(ctx: RunContext) -> dict[str, Any]:
     """Ingest the events export of ``ctx.partition_date`` into the lake.
 
+    The day's catalog partition must exist: events of items not in it are quarantined.
     Writes ``events/dt=…`` and ``quarantine/events/dt=…`` (both replaced whole) and returns
     the ingest report (counts by type and by quarantine reason, late and early events).
 
     Raises:
         LandingMissingError: the export folder for the date is missing (Airflow retries).
         LandingFormatError: a file cannot be read at all (a corrupt gzip, say).
+        PartitionMissingError: the day's catalog has not been ingested yet.
     """
     settings = ctx.settings
     paths = export_files(settings.landing_root, "events", ctx.partition_date)
+    catalog = lake.read_partition(settings.lake_root, "catalog", ctx.partition_date, columns=["item_id"])
     log.info("events %s: reading %d file(s) from %s", ctx.ds, len(paths), paths[0].parent if paths else "-")
     files = [read_records(path, RAW_EVENT) for path in paths]
-    result = normalise_events(files, ctx.interval_start, ctx.interval_end, settings)
+    result = normalise_events(
+        files, ctx.interval_start, ctx.interval_end, settings, catalog.column("item_id")
+    )
     report = result.report
     quarantine = reasons.quarantine_table(result.rejects)
     q_path = lake.write_partition(settings.lake_root, "quarantine/events", ctx.partition_date, quarantine)

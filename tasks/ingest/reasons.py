@@ -14,6 +14,7 @@ BAD_TIMESTAMP = "bad_timestamp"
 UNKNOWN_EVENT_TYPE = "unknown_event_type"
 MISSING_PRICE = "missing_price"
 BAD_PRICE = "bad_price"
+UNKNOWN_ITEM = "unknown_item"
 BEFORE_INTERVAL = "before_interval"
 AFTER_INTERVAL = "after_interval"
 FUTURE_TIMESTAMP = "future_timestamp"
@@ -29,6 +30,7 @@ ALL_REASONS = (
     UNKNOWN_EVENT_TYPE,
     MISSING_PRICE,
     BAD_PRICE,
+    UNKNOWN_ITEM,
     BEFORE_INTERVAL,
     AFTER_INTERVAL,
     FUTURE_TIMESTAMP,

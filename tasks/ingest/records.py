@@ -138,7 +138,7 @@ def _read_jsonl(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
     table, bad_text = _drop_invalid_utf8(table)
     if bad_text:
         ordinals = np.array([o for o, _ in bad_text])
-        for (ordinal, name), line, raw in zip(bad_text, *source(ordinals), strict=True):
+        for (_, name), line, raw in zip(bad_text, *source(ordinals), strict=True):
             detail = f"invalid UTF-8 in {name}"
             rejects.append(reasons.Reject(str(path), line, reasons.MALFORMED_RECORD, detail, raw))
     return ParsedFile(path, table, rejects, unknown, source)

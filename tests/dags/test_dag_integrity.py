@@ -72,4 +72,16 @@ def test_policy_owner_tags_retries_docs_params(path: Path) -> None:
 def test_ingest_has_a_data_interval_timetable() -> None:
     dag = parse(DAGS_FOLDER / "recsys_ingest.py")["dags"]["recsys_ingest"]
     assert dag["timetable"] == "CronDataIntervalTimetable"
-    assert {"land_shop_export", "ingest_catalog", "ingest_events", "report_ingest"} <= set(dag["tasks"])
+    assert set(dag["tasks"]) == {
+        "land_shop_export",
+        "ingest_catalog",
+        "validate_catalog",
+        "tag_catalog",
+        "validate_item_tags",
+        "ingest_events",
+        "validate_events",
+        "compute_features",
+        "validate_features",
+        "publish_online_features",
+        "report_ingest",
+    }

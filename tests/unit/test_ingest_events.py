@@ -8,11 +8,12 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
 from feature_store import lake
-from recsys.errors import LandingFormatError, LandingMissingError
+from recsys.errors import LandingFormatError, LandingMissingError, PartitionMissingError
 from recsys.settings import Settings, load_settings
 from tasks.context import RunContext
 from tasks.ingest import reasons
@@ -55,7 +56,12 @@ def export(settings: Settings, name: str, lines: list[str] | bytes) -> Path:
     return path
 
 
+CATALOG_ITEMS = ["P", "P1", "P2"]
+
+
 def run(settings: Settings) -> tuple[dict[str, Any], list[dict[str, Any]], list[dict[str, Any]]]:
+    if not lake.has_partition(settings.lake_root, "catalog", DAY):
+        lake.write_partition(settings.lake_root, "catalog", DAY, pa.table({"item_id": CATALOG_ITEMS}))
     report = ingest_events(RunContext(DAY, settings))
     events = lake.read_partition(settings.lake_root, "events", DAY).to_pylist()
     quarantine = lake.read_partition(settings.lake_root, "quarantine/events", DAY).to_pylist()
@@ -108,6 +114,7 @@ BAD_LINES: list[tuple[str, str, str]] = [
      '"item_id": "P", "event_type": "view", "price": NaN}', reasons.BAD_PRICE, "nan"),
     ('{"event_id": "p6", "event_time": "2026-11-02T10:00:00Z", "user_id": "U", "session_id": "S", '
      '"item_id": "P", "event_type": "view", "price": Infinity}', reasons.BAD_PRICE, "inf"),
+    (json.dumps(good("k1", item_id="P-gone")), reasons.UNKNOWN_ITEM, "'P-gone' is not in the catalog"),
     (json.dumps(good("i1", event_time="2026-11-01T23:59:59Z")), reasons.BEFORE_INTERVAL, "before the"),
     (json.dumps(good("i2", event_time="2026-11-03T00:00:00Z")), reasons.AFTER_INTERVAL, "after the interval"),
     (json.dumps(good("i3", event_time="2027-01-01T00:00:00Z")), reasons.FUTURE_TIMESTAMP, "clock error"),
@@ -192,6 +199,12 @@ def test_unknown_fields_are_ignored_and_reported(settings: Settings) -> None:
     report, events, _ = run(settings)
     assert len(events) == 1
     assert report["unknown_fields"] == ["ab_bucket", "coupon"]
+
+
+def test_events_need_the_days_catalog_first(settings: Settings) -> None:
+    export(settings, "events-00.jsonl", [json.dumps(good("a"))])
+    with pytest.raises(PartitionMissingError, match=r"catalog/dt=2026-11-02 is missing"):
+        ingest_events(RunContext(DAY, settings))
 
 
 def test_missing_landing_folder_fails_naming_path_and_date_and_writes_nothing(settings: Settings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,8 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.sim_seed == 42
     assert settings.ingest_future_tolerance_hours == 24.0
     assert settings.ingest_max_string_bytes == 1024
+    assert settings.history_start == date(2026, 11, 1)
+    assert settings.online_keep_versions == 2
 
 
 # Every field, the text put in its variable, and the value it must become.
@@ -35,6 +38,8 @@ BINDINGS = [
     ("sim_seed", "123", 123),
     ("ingest_future_tolerance_hours", "2.5", 2.5),
     ("ingest_max_string_bytes", "256", 256),
+    ("history_start", "2026-01-15", date(2026, 1, 15)),
+    ("online_keep_versions", "5", 5),
 ]
 
 

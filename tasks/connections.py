@@ -1,0 +1,29 @@
+"""Redis for a step: Airflow's ``redis_default`` connection when one is defined, else settings."""
+
+from __future__ import annotations
+
+import logging
+
+import redis
+
+from recsys.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+def redis_client(settings: Settings, conn_id: str = "redis_default") -> redis.Redis:
+    """A client for the online store.
+
+    Inside Airflow the connection ``conn_id`` (e.g. from ``AIRFLOW_CONN_REDIS_DEFAULT``) wins,
+    so operators manage credentials in one place; outside Airflow, or when it is not
+    defined, ``RECSYS_REDIS_URL`` is used.
+    """
+    try:
+        from airflow.providers.redis.hooks.redis import RedisHook
+
+        client: redis.Redis = RedisHook(redis_conn_id=conn_id).get_conn()
+        log.info("redis: using Airflow connection %s", conn_id)
+        return client
+    except Exception as exc:  # not in Airflow, or no such connection: both mean "use settings"
+        log.info("redis: no Airflow connection %s (%s); using RECSYS_REDIS_URL", conn_id, type(exc).__name__)
+        return redis.Redis.from_url(settings.redis_url)
