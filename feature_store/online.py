@@ -103,7 +103,9 @@ class OnlineFeatureStore:
         raw = self.client.hgetall(entity_key(version, entity, entity_id))
         if not raw:
             return None
-        return {k.decode(): float(v) for k, v in raw.items() if k != b"_"}
+        fields = {(k.decode() if isinstance(k, bytes) else k): float(v) for k, v in raw.items()}
+        fields.pop("_", None)  # the placeholder of an entity whose every value is empty
+        return fields
 
     def user(self, user_id: str) -> dict[str, float] | None:
         return self.get("user", user_id)

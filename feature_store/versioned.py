@@ -40,11 +40,15 @@ def meta_key(ns: str, version: int) -> str:
     return f"{ns}:v{version}:meta"
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 def parse_version(pointer: bytes | str | None) -> int | None:
     """``b"v12"`` -> 12; ``None`` when nothing is published."""
     if pointer is None:
         return None
-    text = pointer.decode() if isinstance(pointer, bytes) else pointer
+    text = _text(pointer)
     if not text.startswith("v") or not text[1:].isdigit():
         raise ValueError(f"malformed version pointer {text!r}")
     return int(text[1:])
@@ -76,7 +80,7 @@ class VersionedKeyspace:
         raw = self.client.hgetall(meta_key(self.ns, version))
         if not raw:
             return None
-        meta = {k.decode(): v.decode() for k, v in raw.items()}
+        meta = {_text(k): _text(v) for k, v in raw.items()}
         return VersionInfo(version, meta.get("state", "?"), meta.get("dt", ""), int(meta.get("keys", 0)))
 
     def begin(self, dt: str) -> int:

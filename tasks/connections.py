@@ -21,7 +21,7 @@ def redis_client(settings: Settings, conn_id: str = "redis_default") -> redis.Re
     try:
         from airflow.providers.redis.hooks.redis import RedisHook
 
-        client: redis.Redis = RedisHook(redis_conn_id=conn_id).get_conn()
+        client: redis.Redis = RedisHook(redis_conn_id=conn_id).get_conn()  # type: ignore[no-untyped-call]
         log.info("redis: using Airflow connection %s", conn_id)
         return client
     except Exception as exc:  # not in Airflow, or no such connection: both mean "use settings"

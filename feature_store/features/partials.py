@@ -81,7 +81,8 @@ def load(lake_root: Path, day: date) -> Aggregates:
         return build(lake_root, day)
 
     def read(name: str) -> pd.DataFrame:
-        return lake.read_partition(lake_root, f"{ROOT}/{name}", day).to_pandas()
+        frame: pd.DataFrame = lake.read_partition(lake_root, f"{ROOT}/{name}", day).to_pandas()
+        return frame
 
     return Aggregates(
         tables={name: read(name) for name in TABLES},

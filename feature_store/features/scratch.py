@@ -45,7 +45,8 @@ def load_history(lake_root: Path, day: date, history_start: date) -> pd.DataFram
         events["age"] = age
         events["tags"] = events["item_id"].map(tags.groupby("item_id")["tag"].apply(list))
         frames.append(events)
-    return pd.concat(frames, ignore_index=True)
+    history: pd.DataFrame = pd.concat(frames, ignore_index=True)
+    return history
 
 
 def from_scratch(lake_root: Path, day: date, history_start: date) -> dict[str, pd.DataFrame]:
@@ -118,7 +119,7 @@ def _entity(
         counts = frame.groupby([*keys, "event_type"]).size().unstack(fill_value=0)
         counts = counts.reindex(columns=list(types), fill_value=0)
         counts.columns = [f"{COUNTS[t]}_{w}" for t in types]
-        parts = [counts]
+        parts: list[pd.DataFrame | pd.Series] = [counts]
         if money:
             bought = frame[frame["event_type"] == "purchase"].groupby(keys)["price"].sum()
             parts.append(bought.rename(f"{money}_{w}"))

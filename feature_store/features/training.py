@@ -12,7 +12,8 @@ from feature_store import lake
 
 def features_as_of(lake_root: Path, entity: str, day: date) -> pd.DataFrame:
     """The ``entity`` features computed for ``day`` (they see events up to the end of ``day``)."""
-    return lake.read_partition(lake_root, f"features/{entity}", day).to_pandas()
+    frame: pd.DataFrame = lake.read_partition(lake_root, f"features/{entity}", day).to_pandas()
+    return frame
 
 
 def labelled_impressions(lake_root: Path, label_day: date) -> pd.DataFrame:
@@ -25,7 +26,8 @@ def labelled_impressions(lake_root: Path, label_day: date) -> pd.DataFrame:
     clicked["label"] = 1
     out = impressions.merge(clicked, on=["user_id", "item_id"], how="left")
     out["label"] = out["label"].fillna(0).astype("int8")
-    return out.reset_index(drop=True)
+    labelled: pd.DataFrame = out.reset_index(drop=True)
+    return labelled
 
 
 def training_examples(lake_root: Path, label_day: date) -> pd.DataFrame:
