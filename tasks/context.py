@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from recsys.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -48,4 +51,6 @@ def context_from_airflow(airflow_context: Mapping[str, Any]) -> RunContext:
     overrides: dict[str, Any] = {}
     if params.get("scale"):
         overrides["sim_scale"] = params["scale"]
+    how = "from the partition_date param" if chosen else "from the data interval start"
+    log.info("partition %s (%s)", partition.isoformat(), how)
     return RunContext(partition, load_settings(**overrides))
