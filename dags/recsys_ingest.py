@@ -38,6 +38,9 @@ DEFAULT_ARGS = {
     "retries": 3,
     "retry_delay": pendulum.duration(minutes=10),
 }
+# A gate re-reads the same partition, so waiting 30 minutes of retries only delays the red
+# task a person needs to see; one quick retry covers a transient failure (a full disk).
+GATE = {"retries": 1, "retry_delay": pendulum.duration(minutes=1)}
 
 
 def _run(target: str, *args: Any) -> Any:
@@ -127,13 +130,13 @@ def recsys_ingest() -> None:
         return summary
 
     catalog = ingest_catalog()
-    catalog_gate = validate.override(task_id="validate_catalog")("catalog")
+    catalog_gate = validate.override(task_id="validate_catalog", **GATE)("catalog")
     events = ingest_events()
-    events_gate = validate.override(task_id="validate_events")("events")
+    events_gate = validate.override(task_id="validate_events", **GATE)("events")
     tags = tag_catalog()
-    tags_gate = validate.override(task_id="validate_item_tags")("item_tags")
+    tags_gate = validate.override(task_id="validate_item_tags", **GATE)("item_tags")
     features = compute_features()
-    features_gate = validate.override(task_id="validate_features")("features")
+    features_gate = validate.override(task_id="validate_features", **GATE)("features")
 
     land_shop_export() >> catalog >> catalog_gate
     catalog_gate >> [tags, events]  # events are checked against the validated catalog

@@ -49,10 +49,18 @@ def main(argv: list[str] | None = None) -> int:
     show = commands.add_parser("summary", help="what ingestion kept and quarantined per day")
     show.add_argument("--from", dest="first", required=True, help="first day, YYYY-MM-DD")
     show.add_argument("--days", type=int, default=1, help="how many days")
+    held = commands.add_parser("quarantine", help="what was quarantined for a dataset and day, and why")
+    held.add_argument("--dataset", required=True, help="events or catalog")
+    held.add_argument("--date", required=True, type=date.fromisoformat, help="the day, YYYY-MM-DD")
+    held.add_argument("--limit", type=int, default=20, help="rows to show after the counts per reason")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
             print(summary(args.first, args.days))
+        elif args.command == "quarantine":
+            from expectations.quarantine import listing
+
+            print(listing(load_settings().lake_root, args.dataset, args.date, args.limit))
     except RecsysError as exc:
         print(f"recsys: {exc}", file=sys.stderr)
         return 1

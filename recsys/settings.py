@@ -80,6 +80,43 @@ class Settings(BaseSettings):
             raise ValueError(f"must start with redis://, rediss:// or unix://, got {value!r}")
         return value
 
+    # Validation gates (expectations/, tasks/validate.py): a gate fails past these thresholds.
+    validation_max_quarantine_share: float = Field(
+        default=0.01, ge=0, le=1, description="Largest share of a day's rows read that may be quarantined."
+    )
+    validation_min_volume_ratio: float = Field(
+        default=0.5, ge=0, le=1, description="Rows below this share of the previous partition fail the gate."
+    )
+    validation_max_volume_ratio: float = Field(
+        default=3.0, ge=1, description="Rows above this multiple of the previous partition fail the gate."
+    )
+    validation_min_purchase_share: float = Field(
+        default=0.0001, ge=0, le=1, description="Fewest purchases per event in a day (0 turns it off)."
+    )
+    validation_max_purchase_share: float = Field(
+        default=0.05, gt=0, le=1, description="Most purchases per event in a day."
+    )
+    validation_max_event_lag_hours: float = Field(
+        default=6.0,
+        gt=0,
+        le=24,
+        description="Freshness: the day's last event may be at most this many hours before its end.",
+    )
+    validation_min_tag_coverage: float = Field(
+        default=0.95, ge=0, le=1, description="Smallest share of the day's catalog items with a tag."
+    )
+    validation_max_price: float = Field(
+        default=1_000_000.0, gt=0, description="Largest believable item price; above it a price is corrupt."
+    )
+
+    def model_post_init(self, context: object, /) -> None:
+        if self.validation_min_purchase_share > self.validation_max_purchase_share:
+            low, high = self.validation_min_purchase_share, self.validation_max_purchase_share
+            raise SettingsError(
+                f"invalid settings: RECSYS_VALIDATION_MIN_PURCHASE_SHARE ({low}) "
+                f"is above RECSYS_VALIDATION_MAX_PURCHASE_SHARE ({high})"
+            )
+
 
 def unknown_env_keys(environ: dict[str, str] | None = None) -> list[str]:
     """``RECSYS_*`` variables that name no setting."""

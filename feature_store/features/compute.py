@@ -96,18 +96,14 @@ def _from_aggregates(chunk: list[Aggregates], carry: WindowSums | None = None) -
         frames = [a.tables[entity.name] for a in chunk]
         if carry is not None:
             frames.insert(0, carry.tables[entity.name])
-        frames = [f for f in frames if not f.empty] or frames[:1]
-        combined = pd.concat(frames, ignore_index=True)
-        tables[entity.name] = (
-            combined.groupby(list(entity.keys), sort=True, observed=True).sum().reset_index()
-        )
+        tables[entity.name] = _grouped(frames, list(entity.keys), "sum")
     pairs = [a.user_items for a in chunk]
     sessions = [a.user_sessions for a in chunk]
     if carry is not None:
         pairs.insert(0, carry.distinct["_user_items"])
         sessions.insert(0, carry.distinct["_user_sessions"])
-    user_items = pd.concat(pairs, ignore_index=True).drop_duplicates(ignore_index=True)
-    user_sessions = pd.concat(sessions, ignore_index=True).drop_duplicates(ignore_index=True)
+    user_items = _grouped(pairs, ["user_id", "item_id"], None)
+    user_sessions = _grouped(sessions, ["user_id", "session_id"], None)
     distinct_items = user_items.groupby("user_id").size().rename("distinct_items")
     user_session_counts = user_sessions.groupby("user_id").size().rename("sessions")
     users = pd.concat([distinct_items, user_session_counts], axis=1).fillna(0).astype("int64")
@@ -119,9 +115,22 @@ def _from_aggregates(chunk: list[Aggregates], carry: WindowSums | None = None) -
     )
 
 
+def _grouped(frames: list[pd.DataFrame], keys: list[str], how: str | None) -> pd.DataFrame:
+    """Concatenate ``frames`` and aggregate every other column by ``keys`` (``None``: distinct keys).
+
+    Unsorted: sorting millions of string keys costs more than the aggregation itself, and
+    the assembled tables are sorted once at the end.
+    """
+    kept = [f for f in frames if not f.empty] or frames[:1]
+    combined = pd.concat(kept, ignore_index=True)
+    if how is None:
+        return combined.drop_duplicates(ignore_index=True)
+    grouped: pd.DataFrame = combined.groupby(keys, sort=False, observed=True).agg(how).reset_index()
+    return grouped
+
+
 def _last_times(history: list[Aggregates]) -> pd.DataFrame:
-    frames = [a.last_times for a in history if not a.last_times.empty] or [history[0].last_times]
-    return pd.concat(frames, ignore_index=True).groupby("user_id").max().reset_index()
+    return _grouped([a.last_times for a in history], ["user_id"], "max")
 
 
 def _preferences(history: list[Aggregates]) -> dict[str, pd.DataFrame]:
@@ -135,7 +144,7 @@ def _preferences(history: list[Aggregates]) -> dict[str, pd.DataFrame]:
             frames.append(
                 pd.DataFrame({"user_id": table["user_id"], key: table[key], "pref": score * decay(age)})
             )
-        pref = pd.concat(frames, ignore_index=True).groupby(["user_id", key], sort=True).sum().reset_index()
+        pref = _grouped(frames, ["user_id", key], "sum").sort_values(["user_id", key], ignore_index=True)
         total = pref.groupby("user_id")["pref"].transform("sum")
         pref["pref_share"] = np.where(total > 0, pref["pref"] / total.where(total > 0, 1.0), 0.0)
         out[name] = pref

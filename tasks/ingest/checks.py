@@ -62,7 +62,7 @@ def combine(files: list[ParsedFile], schema: pa.Schema) -> pa.Table:
     if not parts:
         empty = schema.empty_table().append_column(ORDINAL, pa.array([], pa.int64()))
         return empty.append_column(FILE_INDEX, pa.array([], pa.int32()))
-    return pa.concat_tables(parts).combine_chunks()
+    return pa.concat_tables(parts)  # chunked: compute kernels take chunks, no copy needed
 
 
 def blank(column: pa.ChunkedArray | pa.Array) -> np.ndarray:
@@ -103,6 +103,8 @@ def parse_times(column: pa.ChunkedArray | pa.Array) -> pa.Array:
 
 def first_occurrence(keys: pa.ChunkedArray | pa.Array, eligible: np.ndarray) -> np.ndarray:
     """Rows among ``eligible`` whose key appears again at an earlier eligible row."""
+    if len(pc.unique(keys)) == len(keys):  # (unique is twice as fast as count_distinct here)
+        return np.zeros(len(eligible), dtype=bool)  # the usual day: no key repeats at all
     positions = np.flatnonzero(eligible)
     table = pa.table({"key": pc.take(keys, pa.array(positions)), "row": pa.array(positions)})
     firsts = table.group_by("key", use_threads=False).aggregate([("row", "min")])
@@ -132,3 +134,18 @@ def rejected_rows(
             detail = detail_of(reason, rows[j])
             out.append(reasons.Reject(str(parsed.path), line, reason, detail, raw))
     return out
+
+
+def sort_by_time_then_id(table: pa.Table) -> pa.Table:
+    """Sorted by (event_time, event_id); skips the sort when the export already is."""
+    if table.num_rows < 2:
+        return table
+    times = np.asarray(table.column("event_time").cast(pa.int64()).to_numpy())
+    steps = np.diff(times)
+    if (steps >= 0).all():
+        ties = np.flatnonzero(steps == 0)
+        ids = table.column("event_id")
+        earlier, later = pc.take(ids, pa.array(ties)), pc.take(ids, pa.array(ties + 1))
+        if len(ties) == 0 or pc.all(pc.less_equal(earlier, later)).as_py():
+            return table
+    return table.sort_by([("event_time", "ascending"), ("event_id", "ascending")])

@@ -115,7 +115,7 @@ def normalise_events(
         },
         schema=EVENTS_SCHEMA,
     ).filter(keep)
-    clean = clean.sort_by([("event_time", "ascending"), ("event_id", "ascending")])
+    clean = checks.sort_by_time_then_id(clean)
 
     detail = _detailer(start, end, future, settings)
     rejects = [r for parsed in files for r in parsed.rejects]

@@ -173,7 +173,7 @@ def _drop_invalid_utf8(table: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]
 
 def _parse_json(data: bytes, spec: RecordSpec) -> pa.Table | None:
     """Parse a whole buffer with pyarrow, or ``None`` when any line in it is bad."""
-    if not data.strip():
+    if len(data) < 4096 and not data.strip():  # (a large file of blanks is left to pyarrow)
         return _empty(spec).drop_columns([ORDINAL])
     options = pjson.ParseOptions(explicit_schema=spec.schema, unexpected_field_behavior="ignore")
     try:
@@ -302,7 +302,11 @@ def _read_csv(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
     try:
         table = pcsv.read_csv(
             io.BytesIO(data),
-            read_options=pcsv.ReadOptions(use_threads=False),
+            # One block for the whole file: a quoted field longer than a block (10 MB
+            # descriptions happen) would otherwise make pyarrow give up on the file.
+            read_options=pcsv.ReadOptions(
+                use_threads=False, block_size=max(1 << 20, min(len(data) + 1, 1 << 30))
+            ),
             parse_options=pcsv.ParseOptions(newlines_in_values=True, invalid_row_handler=on_invalid),
             convert_options=pcsv.ConvertOptions(
                 column_types={name: pa.string() for name in _csv_header(data)},
@@ -389,6 +393,9 @@ def _read_csv_slowly(path: Path, data: bytes, spec: RecordSpec, why: str) -> Par
     import csv
 
     text = data.decode("utf-8", "replace")
+    csv.field_size_limit(
+        max(csv.field_size_limit(), len(text))
+    )  # long fields are judged later, with a reason
     reader = csv.reader(io.StringIO(text, newline=""))
     header = [h.strip().strip("\ufeff") for h in next(reader, [])]
     rows: list[dict[str, Any]] = []

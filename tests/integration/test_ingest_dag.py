@@ -79,7 +79,9 @@ def test_two_consecutive_days_land_in_their_partitions(
     assert new_items, "the shop lists new items every day"
 
 
-def test_a_missing_export_fails_the_task_for_a_retry_naming_path_and_date(airflow_db: Path, shop_env: Path) -> None:
+def test_a_missing_export_fails_the_task_for_a_retry_naming_path_and_date(
+    airflow_db: Path, shop_env: Path
+) -> None:
     # `airflow tasks test` runs the one task as Airflow would, without waiting out the
     # retries dag.test() would honour (3 x 10 minutes).
     env = {**os.environ, "RECSYS_SOURCE": "landing", "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO"}

@@ -121,3 +121,24 @@ def test_jsonl_catalog_is_accepted(settings: Settings) -> None:
 def test_missing_catalog_export_names_path_and_date(settings: Settings) -> None:
     with pytest.raises(LandingMissingError, match=r"catalog export for 2026-11-02"):
         ingest_catalog(RunContext(DAY, settings))
+
+
+@pytest.mark.parametrize("bad_utf8", [False, True], ids=["pyarrow-path", "record-by-record-path"])
+def test_a_10mb_description_is_quarantined_as_too_long(settings: Settings, bad_utf8: bool) -> None:
+    broken = "caf\udcff" if bad_utf8 else "cafe"  # a lone surrogate: invalid UTF-8 once encoded
+    rows = [
+        HEADER,
+        f"P1,Tripod {broken},,Sony,accessories,30,USD,true,",
+        f'P2,Huge,"{"x" * 10_000_000}",,tvs,10,USD,,',
+    ]
+    folder = settings.landing_root / "catalog" / f"dt={DAY.isoformat()}"
+    folder.mkdir(parents=True)
+    (folder / "catalog.csv").write_bytes("\n".join(rows).encode("utf-8", "surrogateescape"))
+    report = ingest_catalog(RunContext(DAY, settings))
+    quarantine = lake.read_partition(settings.lake_root, "quarantine/catalog", DAY).to_pylist()
+    found = {
+        q["detail"].split(" ")[0] if q["reason"] == reasons.FIELD_TOO_LONG else q["reason"]
+        for q in quarantine
+    }
+    assert "description" in found
+    assert report["items"] == (0 if bad_utf8 else 1)

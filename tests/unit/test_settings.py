@@ -24,6 +24,14 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.ingest_max_string_bytes == 1024
     assert settings.history_start == date(2026, 11, 1)
     assert settings.online_keep_versions == 2
+    assert settings.validation_max_quarantine_share == 0.01
+    assert settings.validation_min_volume_ratio == 0.5
+    assert settings.validation_max_volume_ratio == 3.0
+    assert settings.validation_min_purchase_share == 0.0001
+    assert settings.validation_max_purchase_share == 0.05
+    assert settings.validation_max_event_lag_hours == 6.0
+    assert settings.validation_min_tag_coverage == 0.95
+    assert settings.validation_max_price == 1_000_000.0
 
 
 # Every field, the text put in its variable, and the value it must become.
@@ -40,6 +48,14 @@ BINDINGS = [
     ("ingest_max_string_bytes", "256", 256),
     ("history_start", "2026-01-15", date(2026, 1, 15)),
     ("online_keep_versions", "5", 5),
+    ("validation_max_quarantine_share", "0.05", 0.05),
+    ("validation_min_volume_ratio", "0.25", 0.25),
+    ("validation_max_volume_ratio", "5", 5.0),
+    ("validation_min_purchase_share", "0", 0.0),
+    ("validation_max_purchase_share", "0.2", 0.2),
+    ("validation_max_event_lag_hours", "2.5", 2.5),
+    ("validation_min_tag_coverage", "0.9", 0.9),
+    ("validation_max_price", "50000", 50_000.0),
 ]
 
 
@@ -74,6 +90,11 @@ def test_unknown_keyword_is_refused() -> None:
         ("redis_url", "http://cache"),
         ("lake_root", "s3://bucket/lake"),
         ("ingest_max_string_bytes", "0"),
+        ("validation_max_quarantine_share", "1.5"),
+        ("validation_min_volume_ratio", "2"),
+        ("validation_max_volume_ratio", "0.5"),
+        ("validation_max_event_lag_hours", "0"),
+        ("validation_min_tag_coverage", "-0.1"),
     ],
 )
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
@@ -86,3 +107,10 @@ def test_settings_are_immutable() -> None:
     settings = load_settings()
     with pytest.raises(ValueError, match="frozen"):
         settings.sim_seed = 1  # type: ignore[misc]
+
+
+def test_purchase_share_bounds_must_be_in_order(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_VALIDATION_MIN_PURCHASE_SHARE", "0.3")
+    monkeypatch.setenv("RECSYS_VALIDATION_MAX_PURCHASE_SHARE", "0.1")
+    with pytest.raises(SettingsError, match="RECSYS_VALIDATION_MIN_PURCHASE_SHARE"):
+        load_settings()
