@@ -24,32 +24,14 @@ from expectations.quarantine import read_quarantine
 from expectations.runner import Frames
 from feature_store import lake
 from recsys.settings import Settings
+from tasks.ingest.catalog import CATALOG_SCHEMA
+from tasks.ingest.events import EVENTS_SCHEMA
 
 FramesFn = Callable[[Settings, date], Frames]
 
-EVENT_COLUMNS = (
-    "event_id",
-    "event_time",
-    "user_id",
-    "session_id",
-    "item_id",
-    "event_type",
-    "price",
-    "device",
-    "placement",
-    "position",
-)
-CATALOG_COLUMNS = (
-    "item_id",
-    "title",
-    "description",
-    "brand",
-    "category",
-    "price",
-    "currency",
-    "available",
-    "listed_date",
-)
+# The lake schemas the ingestion writes: one definition, checked here column by column.
+EVENT_COLUMNS = tuple(EVENTS_SCHEMA.names)
+CATALOG_COLUMNS = tuple(CATALOG_SCHEMA.names)
 ITEM_TAG_COLUMNS = ("item_id", "tag", "dimension", "confidence", "rule_id", "evidence")
 
 
