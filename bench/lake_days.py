@@ -21,12 +21,11 @@ def bench_settings(scale: str, seed: int) -> Settings:
 
 def ensure_days(settings: Settings, last: date, days: int) -> list[date]:
     """Ingested and tagged days ``last - days + 1 .. last`` (simulated, exported, ingested)."""
-    from tasks.tag import tag_catalog
-
     from recsys.shop_sim import write_export
     from tasks.context import RunContext
     from tasks.ingest.catalog import ingest_catalog
     from tasks.ingest.events import ingest_events
+    from tasks.tag import tag_catalog
 
     wanted = [last - timedelta(days=i) for i in reversed(range(days))]
     for n, day in enumerate(wanted, start=1):
