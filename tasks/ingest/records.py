@@ -177,7 +177,7 @@ def _parse_json(data: bytes, spec: RecordSpec) -> pa.Table | None:
         return _empty(spec).drop_columns([ORDINAL])
     options = pjson.ParseOptions(explicit_schema=spec.schema, unexpected_field_behavior="ignore")
     try:
-        return pjson.read_json(io.BytesIO(data), parse_options=options)
+        return pjson.read_json(pa.BufferReader(data), parse_options=options)  # zero-copy, native
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return None
 
@@ -301,7 +301,7 @@ def _read_csv(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
         return ParsedFile(path, empty, [], set(), lambda o: ([], []))
     try:
         table = pcsv.read_csv(
-            io.BytesIO(data),
+            pa.BufferReader(data),
             # One block for the whole file: a quoted field longer than a block (10 MB
             # descriptions happen) would otherwise make pyarrow give up on the file.
             read_options=pcsv.ReadOptions(
