@@ -14,18 +14,9 @@ from pathlib import Path
 import pandas as pd
 
 from bench.adapters import bestbuy, raw, retail, sony_lenses
+from tasks.ingest.catalog import CATALOG_SCHEMA
 
-COLUMNS = [
-    "item_id",
-    "title",
-    "description",
-    "brand",
-    "category",
-    "price",
-    "currency",
-    "available",
-    "listed_date",
-]
+COLUMNS = list(CATALOG_SCHEMA.names)  # the lake's catalog columns, in order
 
 
 class UnknownCatalogFormatError(ValueError):

@@ -314,9 +314,9 @@ def _read_csv(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
                 null_values=[""],
             ),
         )
-    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
+    except (pa.ArrowInvalid, UnicodeDecodeError):
         # Invalid UTF-8 or a broken quote: fall back to checking record by record.
-        return _read_csv_slowly(path, data, spec, str(exc))
+        return _read_csv_slowly(path, data, spec)
     unknown = {c for c in table.column_names if c not in spec.names}
     strings = {
         name: table.column(name) if name in table.column_names else pa.nulls(table.num_rows, pa.string())
@@ -388,7 +388,7 @@ def _join_fields(
     return [",".join("" if v is None else str(v) for v in values) for values in zip(*columns, strict=True)]
 
 
-def _read_csv_slowly(path: Path, data: bytes, spec: RecordSpec, why: str) -> ParsedFile:
+def _read_csv_slowly(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
     """Record-by-record CSV reading for files pyarrow refuses (e.g. invalid UTF-8)."""
     import csv
 
@@ -428,7 +428,6 @@ def _read_csv_slowly(path: Path, data: bytes, spec: RecordSpec, why: str) -> Par
     def source(found: np.ndarray) -> tuple[list[int], list[str]]:
         return [int(o) + 2 for o in found], [raws[int(o)] for o in found]
 
-    del why  # the per-record rejects carry the precise reasons
     return ParsedFile(path, table, rejects, unknown, source)
 
 

@@ -17,22 +17,10 @@ from tagging.engine import ITEM_TAGS_SCHEMA
 from tagging.errors import TaxonomyError
 from tagging.taxonomy import DEFAULT_DEFINITIONS
 from tasks.context import RunContext
+from tasks.ingest.catalog import CATALOG_SCHEMA
 from tasks.tag import report_path, tag_catalog
 
 DAY = date(2026, 11, 2)
-CATALOG_SCHEMA = pa.schema(
-    [
-        ("item_id", pa.string()),
-        ("title", pa.string()),
-        ("description", pa.string()),
-        ("brand", pa.string()),
-        ("category", pa.string()),
-        ("price", pa.float64()),
-        ("currency", pa.string()),
-        ("available", pa.bool_()),
-        ("listed_date", pa.date32()),
-    ]
-)
 
 
 def write_catalog(root: Path, rows: list[dict[str, object]]) -> None:
