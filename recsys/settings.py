@@ -11,7 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from recsys.errors import SettingsError
@@ -20,6 +20,9 @@ ENV_PREFIX = "RECSYS_"
 
 Scale = Literal["tiny", "small", "medium"]
 Source = Literal["simulator", "landing"]
+
+# Signs registry manifests outside production only; production refuses to start without a real key.
+DEVELOPMENT_REGISTRY_KEY = b"recsys-development-registry-key"
 
 
 def _as_path(value: str | Path) -> Path:
@@ -68,7 +71,7 @@ class Settings(BaseSettings):
         default=2, ge=1, description="Complete versions kept in Redis per keyspace, for rollback."
     )
 
-    @field_validator("lake_root", "landing_root", mode="before")
+    @field_validator("lake_root", "landing_root", "registry_root", mode="before")
     @classmethod
     def _paths(cls, value: str | Path) -> Path:
         return _as_path(value)
@@ -109,6 +112,31 @@ class Settings(BaseSettings):
         default=1_000_000.0, gt=0, description="Largest believable item price; above it a price is corrupt."
     )
 
+    # Model registry (models/registry.py): signed versions and the promotion gate.
+    registry_root: Path = Field(default=Path("data/registry"), description="Where model versions are kept.")
+    registry_hmac_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key signing registry manifests; required in production, a fixed "
+        "development key is used otherwise.",
+    )
+    promotion_tolerance: float = Field(
+        default=0.002,
+        ge=0,
+        le=1,
+        description="A candidate is promoted when its metric is at least the champion's minus this.",
+    )
+
+    # FAISS index (models/index.py): exact search below the threshold, approximate above.
+    index_exact_max_items: int = Field(
+        default=200_000, ge=1, description="Item counts up to this get an exact inner-product index."
+    )
+    index_kind: Literal["hnsw", "ivf"] = Field(
+        default="hnsw", description="Approximate index used above index_exact_max_items."
+    )
+    index_min_recall: float = Field(
+        default=0.95, gt=0, le=1, description="A build fails when its recall@100 against exact search is lower."
+    )
+
     def model_post_init(self, context: object, /) -> None:
         if self.validation_min_purchase_share > self.validation_max_purchase_share:
             low, high = self.validation_min_purchase_share, self.validation_max_purchase_share
@@ -116,6 +144,17 @@ class Settings(BaseSettings):
                 f"invalid settings: RECSYS_VALIDATION_MIN_PURCHASE_SHARE ({low}) "
                 f"is above RECSYS_VALIDATION_MAX_PURCHASE_SHARE ({high})"
             )
+        if self.environment == "production" and self.registry_hmac_key is None:
+            raise SettingsError(
+                "invalid settings: RECSYS_REGISTRY_HMAC_KEY must be set in production "
+                "(the development key signs nothing a production registry should trust)"
+            )
+
+    def registry_key(self) -> bytes:
+        """The key that signs registry manifests: the configured one, else the development key."""
+        if self.registry_hmac_key is not None:
+            return self.registry_hmac_key.get_secret_value().encode()
+        return DEVELOPMENT_REGISTRY_KEY
 
 
 def unknown_env_keys(environ: dict[str, str] | None = None) -> list[str]:

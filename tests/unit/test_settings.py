@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from pydantic import SecretStr
+
 from recsys.errors import SettingsError
-from recsys.settings import Settings, load_settings, unknown_env_keys
+from recsys.settings import DEVELOPMENT_REGISTRY_KEY, Settings, load_settings, unknown_env_keys
 
 
 def test_empty_environment_gives_the_documented_defaults() -> None:
@@ -32,6 +34,13 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.validation_max_event_lag_hours == 6.0
     assert settings.validation_min_tag_coverage == 0.95
     assert settings.validation_max_price == 1_000_000.0
+    assert settings.registry_root == Path("data/registry").absolute()
+    assert settings.registry_hmac_key is None
+    assert settings.registry_key() == DEVELOPMENT_REGISTRY_KEY
+    assert settings.promotion_tolerance == 0.002
+    assert settings.index_exact_max_items == 200_000
+    assert settings.index_kind == "hnsw"
+    assert settings.index_min_recall == 0.95
 
 
 # Every field, the text put in its variable, and the value it must become.
@@ -56,6 +65,12 @@ BINDINGS = [
     ("validation_max_event_lag_hours", "2.5", 2.5),
     ("validation_min_tag_coverage", "0.9", 0.9),
     ("validation_max_price", "50000", 50_000.0),
+    ("registry_root", "/srv/registry", Path("/srv/registry")),
+    ("registry_hmac_key", "s3cret", SecretStr("s3cret")),
+    ("promotion_tolerance", "0.01", 0.01),
+    ("index_exact_max_items", "1000", 1000),
+    ("index_kind", "ivf", "ivf"),
+    ("index_min_recall", "0.9", 0.9),
 ]
 
 
@@ -66,6 +81,8 @@ def test_every_field_has_a_binding_test() -> None:
 @pytest.mark.parametrize(("name", "text", "expected"), BINDINGS)
 def test_environment_binding(monkeypatch: pytest.MonkeyPatch, name: str, text: str, expected: object) -> None:
     monkeypatch.setenv(f"RECSYS_{name.upper()}", text)
+    if name == "environment":
+        monkeypatch.setenv("RECSYS_REGISTRY_HMAC_KEY", "k")  # production refuses to start without one
     assert getattr(load_settings(), name) == expected
 
 
@@ -114,3 +131,18 @@ def test_purchase_share_bounds_must_be_in_order(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setenv("RECSYS_VALIDATION_MAX_PURCHASE_SHARE", "0.1")
     with pytest.raises(SettingsError, match="RECSYS_VALIDATION_MIN_PURCHASE_SHARE"):
         load_settings()
+
+
+def test_registry_key_binds_as_a_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_REGISTRY_HMAC_KEY", "s3cret")
+    settings = load_settings()
+    assert settings.registry_key() == b"s3cret"
+    assert "s3cret" not in repr(settings)
+
+
+def test_production_refuses_to_start_without_a_registry_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RECSYS_ENVIRONMENT", "production")
+    with pytest.raises(SettingsError, match="RECSYS_REGISTRY_HMAC_KEY must be set in production"):
+        load_settings()
+    monkeypatch.setenv("RECSYS_REGISTRY_HMAC_KEY", "k")
+    assert load_settings().registry_key() == b"k"
