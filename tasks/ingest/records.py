@@ -23,7 +23,7 @@ import pyarrow.csv as pcsv
 import pyarrow.json as pjson
 
 from tasks.ingest import reasons
-from tasks.ingest.landing import file_format, read_bytes
+from tasks.ingest.landing import file_format, read_buffer, read_bytes
 
 Kind = Literal["string", "float", "int", "bool"]
 ARROW_TYPES: dict[str, pa.DataType] = {
@@ -74,10 +74,9 @@ class ParsedFile:
 
 def read_records(path: Path, spec: RecordSpec) -> ParsedFile:
     """Read one landing file (JSON Lines or CSV, optionally gzipped)."""
-    data = read_bytes(path)
     if file_format(path) == "jsonl":
-        return _read_jsonl(path, data, spec)
-    return _read_csv(path, data, spec)
+        return _read_jsonl(path, read_buffer(path), spec)
+    return _read_csv(path, read_bytes(path), spec)
 
 
 # --------------------------------------------------------------------------- JSON Lines
@@ -86,7 +85,7 @@ def read_records(path: Path, spec: RecordSpec) -> ParsedFile:
 class _Lines:
     """Offsets of the non-blank lines of a buffer, computed only when needed."""
 
-    def __init__(self, data: bytes) -> None:
+    def __init__(self, data: pa.Buffer) -> None:
         buf = np.frombuffer(data, dtype=np.uint8)
         newlines = np.flatnonzero(buf == 10)
         starts = np.concatenate([[0], newlines + 1])
@@ -103,13 +102,13 @@ class _Lines:
         return len(self.starts)
 
     def text(self, ordinal: int) -> bytes:
-        return self.data[self.starts[ordinal] : self.ends[ordinal]]
+        return bytes(self.data[self.starts[ordinal] : self.ends[ordinal]])
 
-    def span(self, first: int, stop: int) -> bytes:
+    def span(self, first: int, stop: int) -> pa.Buffer:
         return self.data[self.starts[first] : self.ends[stop - 1]]
 
 
-def _read_jsonl(path: Path, data: bytes, spec: RecordSpec) -> ParsedFile:
+def _read_jsonl(path: Path, data: pa.Buffer, spec: RecordSpec) -> ParsedFile:
     lines: _Lines | None = None
 
     def get_lines() -> _Lines:
@@ -171,9 +170,9 @@ def _drop_invalid_utf8(table: pa.Table) -> tuple[pa.Table, list[tuple[int, str]]
     return table.filter(pa.array(keep)), found
 
 
-def _parse_json(data: bytes, spec: RecordSpec) -> pa.Table | None:
+def _parse_json(data: pa.Buffer, spec: RecordSpec) -> pa.Table | None:
     """Parse a whole buffer with pyarrow, or ``None`` when any line in it is bad."""
-    if len(data) < 4096 and not data.strip():  # (a large file of blanks is left to pyarrow)
+    if data.size < 4096 and not bytes(data).strip():  # (a large file of blanks is left to pyarrow)
         return _empty(spec).drop_columns([ORDINAL])
     options = pjson.ParseOptions(explicit_schema=spec.schema, unexpected_field_behavior="ignore")
     try:
@@ -261,11 +260,11 @@ def _coerce(raw: object, spec_field: FieldSpec) -> tuple[object, bool]:
     return None, False
 
 
-def _unknown_json_fields(data: bytes, spec: RecordSpec, sample: int = 200) -> set[str]:
+def _unknown_json_fields(data: pa.Buffer, spec: RecordSpec, sample: int = 64) -> set[str]:
     """Field names outside the spec, looked for in the first lines of the file."""
     names = set(spec.names)
     unknown: set[str] = set()
-    for line in data[: 1 << 20].split(b"\n")[:sample]:
+    for line in bytes(data[: 1 << 20]).split(b"\n")[:sample]:
         try:
             value = json.loads(line)
         except ValueError:
