@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from datetime import date, timedelta
+from typing import TYPE_CHECKING
 
 from feature_store import lake
-from recsys.errors import RecsysError
+from recsys.errors import RecsysError, RegistryError
 from recsys.settings import load_settings
+
+if TYPE_CHECKING:
+    from models.registry import ModelRegistry
 
 
 def _days(first: str, count: int) -> list[date]:
@@ -43,6 +48,65 @@ def summary(first: str, count: int) -> str:
     return "\n".join(lines)
 
 
+def _registry() -> ModelRegistry:
+    from models.registry import ModelRegistry  # lazily: the other commands need none of it
+
+    return ModelRegistry.from_settings(load_settings())
+
+
+def registry_list(model: str) -> str:
+    """Every version of a model with its check result, data range and metrics; * marks the champion."""
+    registry = _registry()
+    versions = registry.versions(model)
+    if not versions:
+        return f"{model}: no versions in {registry.model_dir(model)}"
+    champion = registry.champion(model)
+    lines = [
+        f"{model} in {registry.model_dir(model)}; champion: {'none' if champion is None else f'v{champion}'}"
+    ]
+    for version in versions:
+        mark = "*" if version == champion else " "
+        try:
+            manifest = registry.verify(model, version)
+        except RegistryError as exc:
+            lines.append(f"{mark} v{version:<4} REFUSED  {exc}")
+            continue
+        first, last = manifest.data_range
+        scores = " ".join(f"{name}={value:.4g}" for name, value in sorted(manifest.metrics.items()))
+        lines.append(f"{mark} v{version:<4} ok  {manifest.created_at}  data {first}..{last}  {scores}")
+    return "\n".join(lines)
+
+
+def registry_show(model: str, version: int | None) -> str:
+    """The verified manifest of a version (the champion by default) and the promotion history."""
+    registry = _registry()
+    opened = registry.open(model, version)
+    document = {
+        "path": str(opened.path),
+        "champion": registry.champion(model),
+        **opened.manifest.to_document(),
+    }
+    document["promotions"] = registry.promotions(model)
+    return json.dumps(document, indent=2, sort_keys=True)
+
+
+def registry_verify(model: str, version: int | None) -> tuple[bool, str]:
+    """Check one version (or every version) against its signature; ``False`` if any is refused."""
+    registry = _registry()
+    versions = [version] if version is not None else registry.versions(model)
+    if not versions:
+        return False, f"{model}: no versions in {registry.model_dir(model)}"
+    lines, good = [], True
+    for each in versions:
+        try:
+            manifest = registry.verify(model, each)
+            lines.append(f"{model} v{each}: ok ({len(manifest.files)} files, signature valid)")
+        except RegistryError as exc:
+            good = False
+            lines.append(f"{model} v{each}: REFUSED: {exc}")
+    return good, "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="recsys", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -53,6 +117,18 @@ def main(argv: list[str] | None = None) -> int:
     held.add_argument("--dataset", required=True, help="events or catalog")
     held.add_argument("--date", required=True, type=date.fromisoformat, help="the day, YYYY-MM-DD")
     held.add_argument("--limit", type=int, default=20, help="rows to show after the counts per reason")
+    registry = commands.add_parser("registry", help="model versions, champions and their signatures")
+    registry_commands = registry.add_subparsers(dest="registry_command", required=True)
+    for name, text in (
+        ("list", "every version with its check result and metrics"),
+        ("show", "a version's verified manifest (default: the champion)"),
+        ("rollback", "make the previous champion champion again"),
+        ("verify", "check signatures and file digests (default: every version)"),
+    ):
+        sub = registry_commands.add_parser(name, help=text)
+        sub.add_argument("--model", required=True, help="model name, e.g. deepfm")
+        if name in ("show", "verify"):
+            sub.add_argument("--version", type=int, default=None, help="version number N (of vN)")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -61,9 +137,28 @@ def main(argv: list[str] | None = None) -> int:
             from expectations.quarantine import listing
 
             print(listing(load_settings().lake_root, args.dataset, args.date, args.limit))
+        elif args.command == "registry":
+            return _registry_command(args)
     except RecsysError as exc:
         print(f"recsys: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _registry_command(args: argparse.Namespace) -> int:
+    if args.registry_command == "list":
+        print(registry_list(args.model))
+    elif args.registry_command == "show":
+        print(registry_show(args.model, args.version))
+    elif args.registry_command == "rollback":
+        registry = _registry()
+        was = registry.champion(args.model)
+        now = registry.rollback(args.model, reason="rolled back from the command line")
+        print(f"{args.model}: champion is now v{now} (was v{was})")
+    elif args.registry_command == "verify":
+        good, text = registry_verify(args.model, args.version)
+        print(text)
+        return 0 if good else 1
     return 0
 
 
