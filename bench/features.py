@@ -3,10 +3,11 @@
     python -m bench.features --scale medium --days 30
 
 Prepares ``--days`` simulated days in a cached benchmark lake (once), stores the partials of
-every day before the last, then measures on the last day, in one run: the incremental step
-with 30 days of history, the same with only 7 days of history (history start moved), and a
-from-scratch computation: every stored partial deleted, so the same step has to read and
-aggregate the raw events of all 30 days. (The independent pandas reference in
+every day before the last and the window states of the day before the last (what the
+previous daily run leaves), then measures on the last day, in one run: the incremental step
+with 30 days of history, the same with only 7 days of history (history start moved, states
+rebuilt for it), and a from-scratch computation: every stored partial and state deleted, so
+the same step has to read and aggregate the raw events of all 30 days. (The independent pandas reference in
 ``feature_store/features/scratch.py`` is what the tests compare against; on a medium month it
 would need more memory than this machine has, since it joins tags to 60M raw events.)
 """
@@ -23,6 +24,7 @@ from bench.report import finish, peak_rss_mb
 from feature_store.features import partials
 from feature_store.features.compute import compute_features
 from feature_store.features.partials import ROOT as PARTIALS
+from feature_store.features.rolling import ROOT as STATE
 
 LAST = date(2026, 11, 30)
 
@@ -49,10 +51,22 @@ def main() -> None:
             partials.build(root, day)
     week_start = LAST - timedelta(days=6)
 
+    yesterday = LAST - timedelta(days=1)
+
+    def state_for_yesterday(history_start: date) -> None:
+        # The window states a daily run leaves behind: the run of the day before, with the
+        # same history start. (Built from partials here; untimed.)
+        compute_features(root, yesterday, history_start)
+
+    state_for_yesterday(first)
     incremental = timed("incremental, 30 days of history", lambda: compute_features(root, LAST, first))
+    state_for_yesterday(week_start)
     week = timed("incremental, 7 days of history", lambda: compute_features(root, LAST, week_start))
-    shutil.rmtree(root / PARTIALS)  # from scratch: no stored partials, 30 days of raw events to read
+    # From scratch: no stored partials and no window state, 30 days of raw events to read.
+    shutil.rmtree(root / PARTIALS)
+    shutil.rmtree(root / STATE)
     scratch = timed("from scratch over raw events", lambda: compute_features(root, LAST, first))
+    state_for_yesterday(first)
     incremental_again = timed(
         "incremental, 30 days of history (again)", lambda: compute_features(root, LAST, first)
     )

@@ -1,13 +1,15 @@
 """Features of one partition day, from that day's events and the stored daily partials.
 
-Cost: the day's events are read once (to build its partial and the sub-day windows); the
-multi-day windows merge already-aggregated partials, cumulatively (3d ⊂ 7d ⊂ 30d), so
-a 30-day window never touches raw events of the 29 earlier days.
+Cost: the day's events are read once (to build its partial and the sub-day windows); each
+multi-day window rolls on from the previous day's stored state (``rolling.py``): plus the
+day's partial, minus the partial of the day that left the window. So the cost does not grow
+with the window's length, and a 30-day window never touches raw events of earlier days.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -15,10 +17,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from feature_store.features import partials
+from feature_store.features import partials, rolling
 from feature_store.features.aggregate import Aggregates, aggregate
 from feature_store.features.definitions import (
-    COUNTS,
     CTR_PRIOR,
     CTR_STRENGTH,
     CVR_PRIOR,
@@ -26,11 +27,9 @@ from feature_store.features.definitions import (
     ENTITIES,
     EVENT_TYPES,
     LONGEST_DAYS,
-    PREFERENCE_WEIGHTS,
     TRENDS,
     WINDOWS,
     Entity,
-    decay,
 )
 
 log = logging.getLogger(__name__)
@@ -49,7 +48,7 @@ def day_end(day: date) -> datetime:
 
 
 def compute_features(lake_root: Path, day: date, history_start: date) -> dict[str, pd.DataFrame]:
-    """All entity feature tables for ``day``; also stores the day's partials.
+    """All entity feature tables for ``day``; also stores the day's partials and window states.
 
     Days before ``history_start`` count as empty; every day from it to ``day`` needs its
     partials or its events partition.
@@ -63,56 +62,86 @@ def compute_features(lake_root: Path, day: date, history_start: date) -> dict[st
         if window.sub_day:
             recent = inputs.events[inputs.events["event_time"] >= end - window.length]
             sums[window.name] = _from_aggregates([aggregate(recent, inputs.catalog, inputs.item_tags)])
-    history = [today] + [
-        partials.load(lake_root, day - timedelta(days=age))
-        for age in range(1, LONGEST_DAYS)
-        if day - timedelta(days=age) >= history_start
-    ]
-    # Cumulative merge: each longer window adds only the days the shorter one lacks.
-    done = 0
-    merged: WindowSums | None = None
+
+    loaded: dict[int, Aggregates] = {0: today}
+
+    def partial(age: int) -> Aggregates:
+        if age not in loaded:
+            loaded[age] = partials.load(lake_root, day - timedelta(days=age))
+        return loaded[age]
+
+    longest: rolling.WindowState | None = None
     for window in sorted((w for w in WINDOWS if not w.sub_day), key=lambda w: w.days):
-        chunk = history[done : window.days]
-        merged = _from_aggregates(chunk, carry=merged)
-        sums[window.name] = merged
-        done = window.days
-    last = _last_times(history)
-    preferences = _preferences(history)
+        is_longest = window.days == LONGEST_DAYS
+        state = _window_state(lake_root, window.name, window.days, day, history_start, partial, is_longest)
+        sums[window.name] = _sums_of(state)
+        if is_longest:
+            longest = state
+    assert longest is not None and longest.last_times is not None
+    preferences = _preferences(longest)
     catalog_items = inputs.catalog["item_id"]
     categories = pd.Series(inputs.catalog["category"].unique())
     tags = pd.Series(inputs.item_tags["tag"].unique())
     out = {}
     for entity in ENTITIES:
-        out[entity.name] = _assemble(entity, sums, last, preferences.get(entity.name), end)
+        out[entity.name] = _assemble(entity, sums, longest.last_times, preferences.get(entity.name), end)
     out["item"] = _with_catalog(out["item"], catalog_items)
     out["category"] = _with_keys(out["category"], "category", categories)
     out["tag"] = _with_keys(out["tag"], "tag", tags)
     return out
 
 
-def _from_aggregates(chunk: list[Aggregates], carry: WindowSums | None = None) -> WindowSums:
+def _window_state(
+    lake_root: Path,
+    name: str,
+    days: int,
+    day: date,
+    history_start: date,
+    partial: Callable[[int], Aggregates],
+    longest: bool,
+) -> rolling.WindowState:
+    """The window rolled on from the previous day's stored state, else rebuilt from partials."""
+    if days == 1:
+        return rolling.from_days(day, 1, [partial(0)], history_start, longest)
+    yesterday = day - timedelta(days=1)
+    previous = None
+    if yesterday >= history_start:
+        previous = rolling.load(lake_root, name, yesterday, days, history_start, longest)
+    if previous is not None:
+        expired = partial(days) if day - timedelta(days=days) >= history_start else None
+        state = rolling.roll(previous, partial(0), expired, history_start, longest)
+    else:
+        ages = [a for a in range(days) if day - timedelta(days=a) >= history_start]
+        log.info(
+            "window %s of %s: no state for %s, merging %d daily partials", name, day, yesterday, len(ages)
+        )
+        state = rolling.from_days(day, days, [partial(a) for a in ages], history_start, longest)
+    rolling.save(lake_root, name, state, history_start)
+    return state
+
+
+def _from_aggregates(chunk: list[Aggregates]) -> WindowSums:
+    """A sub-day window's sums straight from its aggregates."""
     tables: dict[str, pd.DataFrame] = {}
     for entity in ENTITIES:
-        frames = [a.tables[entity.name] for a in chunk]
-        if carry is not None:
-            frames.insert(0, carry.tables[entity.name])
-        tables[entity.name] = _grouped(frames, list(entity.keys), "sum")
-    pairs = [a.user_items for a in chunk]
-    sessions = [a.user_sessions for a in chunk]
-    if carry is not None:
-        pairs.insert(0, carry.distinct["_user_items"])
-        sessions.insert(0, carry.distinct["_user_sessions"])
-    user_items = _grouped(pairs, ["user_id", "item_id"], None)
-    user_sessions = _grouped(sessions, ["user_id", "session_id"], None)
+        tables[entity.name] = _grouped([a.tables[entity.name] for a in chunk], list(entity.keys), "sum")
+    user_items = _grouped([a.user_items for a in chunk], ["user_id", "item_id"], None)
+    user_sessions = _grouped([a.user_sessions for a in chunk], ["user_id", "session_id"], None)
+    return WindowSums(tables, _distinct(user_items, user_sessions))
+
+
+def _sums_of(state: rolling.WindowState) -> WindowSums:
+    return WindowSums(state.tables, _distinct(state.pairs["user_items"], state.pairs["user_sessions"]))
+
+
+def _distinct(user_items: pd.DataFrame, user_sessions: pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """Distinct items and sessions per user, distinct users per item, from the pair sets."""
     distinct_items = user_items.groupby("user_id").size().rename("distinct_items")
     user_session_counts = user_sessions.groupby("user_id").size().rename("sessions")
     users = pd.concat([distinct_items, user_session_counts], axis=1).fillna(0).astype("int64")
     users = users.rename_axis("user_id").reset_index()
     items = user_items.groupby("item_id").size().rename("users").rename_axis("item_id").reset_index()
-    return WindowSums(
-        tables,
-        {"user": users, "item": items, "_user_items": user_items, "_user_sessions": user_sessions},
-    )
+    return {"user": users, "item": items}
 
 
 def _grouped(frames: list[pd.DataFrame], keys: list[str], how: str | None) -> pd.DataFrame:
@@ -129,22 +158,12 @@ def _grouped(frames: list[pd.DataFrame], keys: list[str], how: str | None) -> pd
     return grouped
 
 
-def _last_times(history: list[Aggregates]) -> pd.DataFrame:
-    return _grouped([a.last_times for a in history], ["user_id"], "max")
-
-
-def _preferences(history: list[Aggregates]) -> dict[str, pd.DataFrame]:
-    """Decayed engagement per user x category and user x tag over the history days."""
+def _preferences(state: rolling.WindowState) -> dict[str, pd.DataFrame]:
+    """Decayed engagement per user x category and user x tag, with each user's shares."""
     out: dict[str, pd.DataFrame] = {}
-    for name, key in (("user_category", "category"), ("user_tag", "tag")):
-        frames = []
-        for age, day in enumerate(history):
-            table = day.tables[name]
-            score = sum(w * table[COUNTS[t]] for t, w in PREFERENCE_WEIGHTS.items() if COUNTS[t] in table)
-            frames.append(
-                pd.DataFrame({"user_id": table["user_id"], key: table[key], "pref": score * decay(age)})
-            )
-        pref = _grouped(frames, ["user_id", key], "sum").sort_values(["user_id", key], ignore_index=True)
+    for name, frame in state.preferences.items():
+        key = rolling.PREFERENCES[name]
+        pref = frame.drop(columns="days").sort_values(["user_id", key], ignore_index=True)
         total = pref.groupby("user_id")["pref"].transform("sum")
         pref["pref_share"] = np.where(total > 0, pref["pref"] / total.where(total > 0, 1.0), 0.0)
         out[name] = pref

@@ -59,12 +59,17 @@ def render() -> str:
         "(`feature_partials/<table>/dt=D`): additive counters per entity, the distinct engaged "
         "(user, item) and (user, session) pairs, and each user's last event time per type.",
         "2. Sub-day windows (`1h`, `6h`) are aggregated from the day's own events.",
-        "3. Multi-day windows merge partials cumulatively: `3d` = D..D-2, `7d` adds D-3..D-6, `30d` adds "
-        "D-7..D-29. Counters add; distinct counts are the size of the union of daily sets, so they are "
-        "exact. A missing partial is rebuilt from its day's events; a day with no events partition "
-        "stops the step with its date.",
-        "4. Preferences weight each day's engagement by its age in days; recency takes the latest "
-        "time over the 30 days.",
+        "3. Multi-day windows roll on from the previous day's stored state "
+        "(`feature_state/<window>/<table>/dt=D-1`): window(D) = window(D-1) + partial(D) - "
+        "partial(D-w). Counters add and subtract; the distinct (user, item) and (user, session) sets "
+        "keep a count of the days each pair appeared on, so distinct counts stay exact; a day's cost "
+        "does not grow with the window's length. When the previous state is missing (a backfill out "
+        "of order) or was built with another history start, the window is merged from the w daily "
+        "partials instead. A missing partial is rebuilt from its day's events; a day with no events "
+        "partition stops the step with its date.",
+        "4. Preferences weight each day's engagement by 0.5^(age/7): rolling, the previous value is "
+        "decayed by one day, today's is added and the day leaving the window subtracted. Recency is "
+        "a running latest time per type, forgotten once it falls before the 30-day window.",
         "",
         "Categories and tags of an event are those of its own day's catalog and item tags.",
     ]

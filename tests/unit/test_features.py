@@ -56,11 +56,11 @@ def test_incremental_equals_from_scratch_for_every_window_and_entity(history: Pa
     assert (user["impressions_7d"] <= user["impressions_30d"]).all()
 
 
-def test_the_30_day_window_reads_partials_not_raw_events(
+def test_a_day_rolls_its_windows_on_from_the_previous_state(
     history: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     day = DAYS[34]
-    compute_features(history, day - timedelta(days=1), START)  # every partial now exists
+    compute_features(history, day - timedelta(days=1), START)  # every partial and state now exists
     read = []
     original = lake.read_partition
 
@@ -70,11 +70,22 @@ def test_the_30_day_window_reads_partials_not_raw_events(
 
     monkeypatch.setattr(lake, "read_partition", spy)
     compute_features(history, day, START)
-    raw = {dt for dataset, dt in read if dataset == "events"}
-    assert raw == {day}
-    assert {dt for dataset, dt in read if dataset.startswith("feature_partials/user")} == {
-        day - timedelta(days=a) for a in range(1, 30)
+    assert {dt for dataset, dt in read if dataset == "events"} == {day}
+    # Only the partials of the days leaving the 3-, 7- and 30-day windows, whatever the length.
+    assert {dt for dataset, dt in read if dataset.startswith("feature_partials/")} == {
+        day - timedelta(days=a) for a in (3, 7, 30)
     }
+    assert {dt for dataset, dt in read if dataset.startswith("feature_state/")} == {day - timedelta(days=1)}
+
+
+def test_rolling_day_after_day_stays_equal_to_from_scratch(tmp_path: Path) -> None:
+    root = tmp_path / "lake"
+    for day in DAYS:
+        write_day(root, day, seed=11)
+    for n, day in enumerate(DAYS):
+        got = compute_features(root, day, START)
+        if n in (1, 7, 29, 30, 31, 34):  # windows filling up, full, and expiring days
+            assert_same(got, from_scratch(root, day, START))
 
 
 def test_out_of_order_and_rerun_days_give_the_same_features(tmp_path: Path, history: Path) -> None:

@@ -6,7 +6,6 @@ from datetime import date
 from pathlib import Path
 
 import pytest
-
 from pydantic import SecretStr
 
 from recsys.errors import SettingsError
