@@ -131,10 +131,15 @@ class Settings(BaseSettings):
         default=200_000, ge=1, description="Item counts up to this get an exact inner-product index."
     )
     index_kind: Literal["hnsw", "ivf"] = Field(
-        default="hnsw", description="Approximate index used above index_exact_max_items."
+        default="ivf",
+        description="Approximate index used above index_exact_max_items (IVF: HNSW missed the recall "
+        "gate for mixed-interest users at 1M items, docs/benchmarks.md).",
     )
     index_min_recall: float = Field(
-        default=0.95, gt=0, le=1, description="A build fails when its recall@100 against exact search is lower."
+        default=0.95,
+        gt=0,
+        le=1,
+        description="A build fails when its recall@100 against exact search is lower.",
     )
 
     def model_post_init(self, context: object, /) -> None:

@@ -38,7 +38,7 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.registry_key() == DEVELOPMENT_REGISTRY_KEY
     assert settings.promotion_tolerance == 0.002
     assert settings.index_exact_max_items == 200_000
-    assert settings.index_kind == "hnsw"
+    assert settings.index_kind == "ivf"
     assert settings.index_min_recall == 0.95
 
 
@@ -68,7 +68,7 @@ BINDINGS = [
     ("registry_hmac_key", "s3cret", SecretStr("s3cret")),
     ("promotion_tolerance", "0.01", 0.01),
     ("index_exact_max_items", "1000", 1000),
-    ("index_kind", "ivf", "ivf"),
+    ("index_kind", "hnsw", "hnsw"),
     ("index_min_recall", "0.9", 0.9),
 ]
 
