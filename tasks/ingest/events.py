@@ -99,7 +99,12 @@ def normalise_events(
     marks.mark(pc.greater_equal(times, pa.scalar(end, times.type)), reasons.AFTER_INTERVAL)
     marks.mark(checks.first_occurrence(table.column("event_id"), marks.ok), reasons.DUPLICATE_EVENT_ID)
 
+    everything = bool(marks.ok.all())  # the usual day: nothing to take out, so no copy
     keep = pa.array(marks.ok)
+    if everything:
+        position = pc.cast(position, pa.int32())  # every row passed the range check above
+    else:
+        position = pc.cast(pc.if_else(keep, position, pa.scalar(None, pa.int64())), pa.int32())
     clean = pa.table(
         {
             "event_id": table.column("event_id"),
@@ -111,10 +116,12 @@ def normalise_events(
             "price": table.column("price"),
             "device": table.column("device"),
             "placement": table.column("placement"),
-            "position": pc.cast(pc.if_else(keep, position, pa.scalar(None, pa.int64())), pa.int32()),
+            "position": position,
         },
         schema=EVENTS_SCHEMA,
-    ).filter(keep)
+    )
+    if not everything:
+        clean = clean.filter(keep)
     clean = checks.sort_by_time_then_id(clean)
 
     detail = _detailer(start, end, future, settings)
