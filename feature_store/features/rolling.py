@@ -60,6 +60,22 @@ def _add(frames: list[pd.DataFrame], keys: list[str], presence: list[str]) -> pd
     return out
 
 
+def _without_residue(table: pd.DataFrame) -> pd.DataFrame:
+    """Money with no purchase left in the window is exactly 0, never a rounding residue.
+
+    Subtracting an expired day's spend from a float sum can leave ±1e-13 where the true value
+    is 0 (and the gate refuses a negative spend); money is tied to purchases, so it is reset
+    where the window holds none.
+    """
+    if "purchases" not in table:
+        return table
+    for column in ("spend", "revenue"):
+        if column in table:
+            table.loc[table["purchases"] == 0, column] = 0.0
+            table[column] = table[column].clip(lower=0.0)
+    return table
+
+
 def _negated(frame: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
     out = frame.copy()
     values = [c for c in out.columns if c not in keys]
@@ -131,7 +147,7 @@ def _combine(
         frames += [
             p.tables[entity.name] if s > 0 else _negated(p.tables[entity.name], keys) for p, s, _ in parts
         ]
-        tables[entity.name] = _add(frames, keys, _counts(frames[0], keys))
+        tables[entity.name] = _without_residue(_add(frames, keys, _counts(frames[0], keys)))
     pairs = {}
     for name, keys in PAIRS.items():
         frames = [previous.pairs[name]] if previous is not None else []
@@ -181,7 +197,11 @@ def _preferences(
             scores["pref"] = scores["pref"] * (sign * decay(age))
             scores["days"] = scores["days"] * sign
             frames.append(scores)
-        out[name] = _add(frames, keys, ["days"])
+        summed = _add(frames, keys, ["days"])
+        # Scores are sums of non-negative terms; the smallest real one is a view 29 days ago
+        # (0.5 x 0.057), so anything below 1e-9 is what subtracting an expired day left over.
+        summed.loc[summed["pref"] < 1e-9, "pref"] = 0.0
+        out[name] = summed
     return out
 
 

@@ -84,6 +84,12 @@ def test_rolling_day_after_day_stays_equal_to_from_scratch(tmp_path: Path) -> No
         write_day(root, day, seed=11)
     for n, day in enumerate(DAYS):
         got = compute_features(root, day, START)
+        for name, table in got.items():  # no subtraction residue: money and scores never dip below 0
+            numbers = table.select_dtypes("number")
+            assert (numbers.fillna(0) >= 0).all().all(), (name, day)
+            for column in [c for c in numbers if c.startswith(("spend_", "revenue_"))]:
+                window = column.split("_", 1)[1]
+                assert (table.loc[table[f"purchases_{window}"] == 0, column] == 0).all(), (name, column, day)
         if n in (1, 7, 29, 30, 31, 34):  # windows filling up, full, and expiring days
             assert_same(got, from_scratch(root, day, START))
 
