@@ -61,3 +61,11 @@ class FeatureInputError(RecsysError):
 
 class TrainingError(RecsysError):
     """A training run was asked for something it cannot do (bad settings, missing metric)."""
+
+
+class SequenceDataError(RecsysError):
+    """A sequence file cannot be read as 'user item ...' lines or 'user item' pairs; see the named line."""
+
+
+class SequenceEvaluationError(RecsysError):
+    """A sequential evaluation cannot be built or scored (protocol, negatives, score shapes)."""
