@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -244,3 +245,35 @@ def _register_features() -> None:
 
 
 _register_features()
+
+
+def ranking_set_frames(settings: Settings, dt: date) -> Frames:
+    """``training/ranking/dt``: the coarse ranker's examples, with leakage and balance facts.
+
+    List columns (tags) are left out of the rows GX sees; the facts carry what matters
+    about them and about point-in-time correctness.
+    """
+    from models.ranking_data import NUMERIC
+
+    table = lake.read_partition(settings.lake_root, "training/ranking", dt)
+    scalar = [
+        n for n, t in zip(table.column_names, table.schema.types, strict=True) if not pa.types.is_list(t)
+    ]
+    rows = validation_frame(table.select(scalar))
+    values: dict[str, Any] = {"examples": table.num_rows}
+    for split in ("train", "valid", "eval"):
+        part = rows[rows["split"] == split] if "split" in rows else rows.iloc[:0]
+        values[f"{split}_examples"] = len(part)
+        values[f"{split}_click_rate"] = float(part["label"].mean()) if len(part) and "label" in part else None
+    if {"features_as_of", "label_day"} <= set(rows.columns):
+        values["rows_with_future_features"] = int((rows["features_as_of"] >= rows["label_day"]).sum())
+        eval_days = rows.loc[rows["split"] == "eval", "label_day"].dt.date.unique()
+        values["eval_day_is_partition_day"] = bool(len(eval_days) == 1 and eval_days[0] == dt)
+    present = [c for c in NUMERIC if c in rows.columns]
+    values["non_finite_features"] = int((~np.isfinite(rows[present].to_numpy(dtype=np.float64))).sum())
+    values["missing_feature_columns"] = len(NUMERIC) - len(present)
+    notes = {"rows_with_future_features": "features must be as of the day before each label day"}
+    return Frames(rows, _one_row(values), _shared_parameters(settings), notes)
+
+
+register(DatasetCheck("training/ranking", "training_ranking", ranking_set_frames))

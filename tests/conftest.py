@@ -59,3 +59,27 @@ def shop_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("RECSYS_SIM_SCALE", "tiny")
     monkeypatch.setenv("RECSYS_SIM_SEED", "7")
     return tmp_path
+
+
+TINY_LAKE_DAYS = 8  # 2026-11-01 .. 2026-11-08: a week of history and an evaluation day
+
+
+@pytest.fixture(scope="session")
+def tiny_shop_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A lake of eight ingested, tagged and featurised days of the tiny shop (seed 7), built once.
+
+    Tests that write into it use their own dataset or registry paths; the days stay as built.
+    """
+    from datetime import date, timedelta
+
+    from recsys.settings import load_settings
+    from tasks.context import RunContext
+    from tasks.pipeline import ingest_day
+
+    root = tmp_path_factory.mktemp("tiny-shop")
+    settings = load_settings(
+        lake_root=root / "lake", landing_root=root / "landing", sim_scale="tiny", sim_seed=7
+    )
+    for offset in range(TINY_LAKE_DAYS):
+        ingest_day(RunContext(date(2026, 11, 1) + timedelta(days=offset), settings))
+    return root

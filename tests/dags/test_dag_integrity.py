@@ -16,7 +16,7 @@ from tests.support import DAGS_FOLDER, ROOT
 
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 PROBE = Path(__file__).with_name("parse_probe.py")
-EXPECTED_DAGS = {"recsys_ingest.py": {"recsys_ingest"}}
+EXPECTED_DAGS = {"recsys_ingest.py": {"recsys_ingest"}, "recsys_retrain.py": {"recsys_retrain"}}
 
 
 @cache
@@ -85,3 +85,18 @@ def test_ingest_has_a_data_interval_timetable() -> None:
         "publish_online_features",
         "report_ingest",
     }
+
+
+def test_retrain_is_nightly_and_trains_variants_in_parallel() -> None:
+    dag = parse(DAGS_FOLDER / "recsys_retrain.py")["dags"]["recsys_retrain"]
+    assert dag["timetable"] == "CronDataIntervalTimetable"
+    assert set(dag["tasks"]) == {
+        "wait_for_day",
+        "build_ranking_set",
+        "validate_ranking_set",
+        "variants",
+        "train_variant",
+        "evaluate",
+        "promote",
+    }
+    assert {"epochs", "variants", "history_days", "negative_share", "partition_date"} <= set(dag["params"])

@@ -1,0 +1,150 @@
+"""recsys_retrain: the nightly retrain of the coarse ranker (DeepFM, baseline and tag variants)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+DOC_MD = """
+### recsys_retrain
+
+Nightly, after `recsys_ingest` has written the day. For partition day D:
+
+`wait_for_day` → `build_ranking_set` → **`validate_ranking_set`** → `train_variant`
+(one mapped task per variant, in parallel) → `evaluate` → `promote` → Asset
+`recsys://models/coarse_ranker`.
+
+* **Training set** (`training/ranking/dt=D`): impressions of the last *history_days* label
+  days, clicked or not, each with features as of the day before its label day. D is the
+  evaluation day, D-1 the early-stopping day, the rest train.
+* **Registry**: each trained variant becomes a signed version of `coarse_ranker`
+  (`recsys registry list --model coarse_ranker`). `evaluate` scores every candidate and the
+  champion on day D; `promote` promotes the best candidate only when its AUC is at least the
+  champion's minus `RECSYS_PROMOTION_TOLERANCE`. Otherwise the champion stays.
+* **Roll back**: `recsys registry rollback --model coarse_ranker`.
+* **Params**: epochs, variants, history_days, negative_share; partition_date to pick the day.
+
+Code: `tasks/retrain.py`, `models/` (TensorFlow is imported only inside the training tasks).
+"""
+
+COARSE_RANKER = Asset(name="coarse_ranker", uri="recsys://models/coarse_ranker")
+DEFAULT_ARGS = {
+    "owner": "recsys-ml",
+    "retries": 2,
+    "retry_delay": pendulum.duration(minutes=10),
+}
+GATE = {"retries": 1, "retry_delay": pendulum.duration(minutes=1)}
+
+
+def _run(target: str, *args: Any, **kwargs: Any) -> Any:
+    """Import the step ``module:function`` and call it with this run's context (parsing stays light)."""
+    from importlib import import_module
+
+    from tasks.context import context_from_airflow
+
+    module, name = target.split(":")
+    step = getattr(import_module(module), name)
+    return step(context_from_airflow(get_current_context()), *args, **kwargs)
+
+
+@dag(
+    dag_id="recsys_retrain",
+    schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
+    start_date=pendulum.datetime(2026, 11, 8, tz="UTC"),
+    catchup=False,
+    max_active_runs=1,  # versions are numbered in order; two nights at once would race for the champion
+    default_args=DEFAULT_ARGS,
+    tags=["recsys", "models"],
+    doc_md=DOC_MD,
+    params={
+        "partition_date": Param(
+            "",
+            type="string",
+            pattern=r"^(\d{4}-\d{2}-\d{2})?$",
+            title="Evaluation day",
+            description="UTC day whose labels evaluate the models, YYYY-MM-DD. Empty: data interval start.",
+        ),
+        "epochs": Param(
+            8, type="integer", minimum=1, maximum=100, title="Epochs", description="Most epochs."
+        ),
+        "variants": Param(
+            ["baseline", "tags"],
+            type="array",
+            items={"type": "string", "enum": ["baseline", "tags"]},
+            minItems=1,
+            title="DeepFM variants",
+            description="Variants trained in parallel; the best one is the promotion candidate.",
+        ),
+        "history_days": Param(
+            7,
+            type="integer",
+            minimum=3,
+            maximum=30,
+            title="History days",
+            description="Label days in the set.",
+        ),
+        "negative_share": Param(
+            1.0,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=1,
+            title="Negative share",
+            description="Share of unclicked train impressions kept (1: all).",
+        ),
+    },
+)
+def recsys_retrain() -> None:
+    @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule")
+    def wait_for_day() -> bool:
+        """Wait until recsys_ingest has written the evaluation day and the features before it."""
+        return bool(_run("tasks.retrain:day_is_ready"))
+
+    @task
+    def build_ranking_set() -> dict[str, Any]:
+        """Labelled impressions with point-in-time features → training/ranking/dt=…"""
+        params = get_current_context()["params"]
+        return _run(  # type: ignore[no-any-return]
+            "tasks.retrain:build_ranking_set",
+            history_days=int(params["history_days"]),
+            negative_share=float(params["negative_share"]),
+        )
+
+    @task
+    def validate_ranking_set() -> dict[str, Any]:
+        """Gate: the training set's expectations suite (schema, labels, no future features)."""
+        return _run("tasks.validate:validate_partition", "training/ranking")  # type: ignore[no-any-return]
+
+    @task
+    def variants() -> list[str]:
+        """The variants to train, from the run's params."""
+        return [str(v) for v in get_current_context()["params"]["variants"]]
+
+    @task(max_active_tis_per_dagrun=2)
+    def train_variant(variant: str) -> dict[str, Any]:
+        """Train one DeepFM variant and register it as a signed candidate version."""
+        epochs = int(get_current_context()["params"]["epochs"])
+        return _run("tasks.retrain:train_ranker_variant", variant, epochs=epochs)  # type: ignore[no-any-return]
+
+    @task
+    def evaluate(trained: list[dict[str, Any]]) -> dict[str, Any]:
+        """Score every candidate and the champion on the evaluation day."""
+        return _run("tasks.retrain:evaluate_rankers", [t["version"] for t in trained])  # type: ignore[no-any-return]
+
+    @task(outlets=[COARSE_RANKER])
+    def promote(evaluation: dict[str, Any]) -> dict[str, Any]:
+        """Promote the best candidate if it is not worse than the champion; announce the champion."""
+        outcome: dict[str, Any] = _run("tasks.retrain:promote_best_ranker", evaluation)
+        get_current_context()["outlet_events"][COARSE_RANKER].extra = outcome
+        return outcome
+
+    ready = wait_for_day()
+    built = build_ranking_set()
+    gate = validate_ranking_set.override(**GATE)()
+    trained = train_variant.expand(variant=variants())
+    ready >> built >> gate >> trained
+    promote(evaluate(trained))  # type: ignore[arg-type]  # TaskFlow passes XComArgs
+
+
+retrain_dag = recsys_retrain()

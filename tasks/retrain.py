@@ -1,0 +1,182 @@
+"""The nightly retrain of the coarse ranker: training set → train variants → evaluate → promote.
+
+    build_ranking_set(ctx, history_days=7)         training/ranking/dt=D (train, valid, eval days)
+    train_ranker_variant(ctx, "tags", epochs=8)    a signed registry version (a candidate)
+    evaluate_rankers(ctx, [3, 4])                  every candidate and the champion on day D
+    promote_best_ranker(ctx, evaluation)           the gate: the best candidate, if not worse
+
+TensorFlow is imported inside the training and scoring steps only, so building and
+validating the set stays light.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+import pyarrow as pa
+
+from feature_store import lake
+from models.ranking_data import build_training_set, label_days
+from models.registry import ModelRegistry, decide_promotion
+from tasks.context import RunContext
+
+if TYPE_CHECKING:
+    from models.deepfm import Variant
+
+log = logging.getLogger(__name__)
+
+VARIANTS = ("baseline", "tags")  # (models.deepfm.VARIANTS, without importing Keras to check a name)
+
+RANKER = "coarse_ranker"  # the registry's model name; both variants are versions of it
+TRAINING_SET = "training/ranking"
+GATE_METRIC = "auc"
+
+
+def day_is_ready(ctx: RunContext) -> bool:
+    """Whether the evaluation day's events and the previous day's features are in the lake."""
+    root, day = ctx.settings.lake_root, ctx.partition_date
+    needed = {
+        "events": day,
+        "features/user": day - timedelta(days=1),
+        "features/item": day - timedelta(days=1),
+    }
+    missing = [
+        f"{name}/dt={dt.isoformat()}" for name, dt in needed.items() if not lake.has_partition(root, name, dt)
+    ]
+    if missing:
+        log.info("waiting for %s (written by recsys_ingest)", ", ".join(missing))
+    return not missing
+
+
+def build_ranking_set(ctx: RunContext, history_days: int = 7, negative_share: float = 1.0) -> dict[str, Any]:
+    """Write the examples of ``history_days`` label days ending at the partition day.
+
+    Raises:
+        PartitionMissingError: a label day's events or its previous day's features are missing.
+    """
+    settings = ctx.settings
+    examples = build_training_set(
+        settings.lake_root,
+        ctx.partition_date,
+        history_days,
+        negative_share=negative_share,
+        seed=settings.sim_seed,
+    )
+    days = label_days(ctx.partition_date, history_days)
+    splits = examples.groupby("split")["label"].agg(["count", "mean"])
+    meta = {
+        "label_days": [d.isoformat() for d in days],
+        "splits": {
+            name: {"examples": int(r["count"]), "click_rate": float(r["mean"])}
+            for name, r in splits.iterrows()
+        },
+        "negative_share": negative_share,
+    }
+    table = pa.Table.from_pandas(examples, preserve_index=False)
+    path = lake.write_partition(settings.lake_root, TRAINING_SET, ctx.partition_date, table, meta)
+    log.info("ranking set %s: %s -> %s", ctx.ds, meta["splits"], path)
+    return {"dt": ctx.ds, "path": str(path), **meta}
+
+
+def _examples(ctx: RunContext) -> Any:
+    return lake.read_partition(ctx.settings.lake_root, TRAINING_SET, ctx.partition_date).to_pandas()
+
+
+def _tags() -> list[str]:
+    from expectations.datasets import taxonomy_codes
+
+    tags, _ = taxonomy_codes()
+    return tags
+
+
+def train_ranker_variant(
+    ctx: RunContext, variant: str, epochs: int = 8, batch_size: int = 1024, learning_rate: float = 1e-3
+) -> dict[str, Any]:
+    """Train one DeepFM variant on the day's set and register it (a candidate, not promoted)."""
+    from models.ranker import train_ranker
+
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown DeepFM variant {variant!r}: choose one of {', '.join(VARIANTS)}")
+    examples = _examples(ctx)
+    ranker = train_ranker(
+        examples, cast("Variant", variant), _tags(), epochs=epochs, batch_size=batch_size,
+        learning_rate=learning_rate, seed=ctx.settings.sim_seed, log=log.info,
+    )  # fmt: skip
+    valid = ranker.evaluate(examples[examples["split"] == "valid"])
+    assert ranker.fitted is not None
+    fitted = ranker.fitted
+    figures = {f"valid_{k}": v for k, v in valid.items()}
+    figures |= {"train_s": fitted.train_seconds, "best_epoch": float(fitted.best_epoch)}
+    figures["train_examples_per_s"] = (
+        fitted.examples_per_epoch * fitted.epochs_run / max(fitted.train_seconds, 1e-9)
+    )
+    days = sorted(examples["label_day"].unique())
+    registry = ModelRegistry.from_settings(ctx.settings)
+    staging = Path(tempfile.mkdtemp(prefix=f"{RANKER}-{variant}-"))
+    try:
+        ranker.save(staging)
+        version = registry.register(
+            RANKER, staging, metrics=figures, data_range=(days[0], days[-1]),
+            params={"variant": variant, **ranker.params, "trained_for": ctx.ds},
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("registered %s v%d (%s): %s", RANKER, version.version, variant, figures)
+    return {"version": version.version, "variant": variant, "metrics": figures}
+
+
+def evaluate_rankers(ctx: RunContext, versions: list[int]) -> dict[str, Any]:
+    """Score the candidates and the current champion on the same held-out day (``eval``)."""
+    from models.ranker import load_ranker
+
+    examples = _examples(ctx)
+    held_out = examples[examples["split"] == "eval"]
+    registry = ModelRegistry.from_settings(ctx.settings)
+    champion = registry.champion(RANKER)
+    results: dict[str, Any] = {"eval_day": ctx.ds, "examples": len(held_out), "champion": champion}
+    scored = {}
+    for version in sorted({*versions, *([champion] if champion is not None else [])}):
+        opened = registry.open(RANKER, version)  # verifies the signature first
+        ranker = load_ranker(opened.path)
+        scored[str(version)] = {"variant": ranker.variant, **ranker.evaluate(held_out)}
+        log.info("v%d (%s) on %s: %s", version, ranker.variant, ctx.ds, scored[str(version)])
+    results["scores"] = scored
+    results["candidates"] = sorted(versions)
+    return results
+
+
+def promote_best_ranker(ctx: RunContext, evaluation: dict[str, Any]) -> dict[str, Any]:
+    """Promote the best candidate when it is at least as good as the champion on the same day."""
+    registry = ModelRegistry.from_settings(ctx.settings)
+    scores = evaluation["scores"]
+    best = max(evaluation["candidates"], key=lambda v: (scores[str(v)][GATE_METRIC], scores[str(v)]["gauc"]))
+    champion = evaluation["champion"]
+    decision = decide_promotion(
+        scores[str(best)],
+        None if champion is None else scores[str(champion)],
+        metric=GATE_METRIC,
+        tolerance=ctx.settings.promotion_tolerance,
+    )
+    if decision.promote and best != champion:
+        registry.promote(RANKER, best, reason=f"{ctx.ds}: {decision.reason}")
+    serving = registry.champion(RANKER)
+    log.info(
+        "promotion of v%d (%s): %s; champion is v%s",
+        best,
+        scores[str(best)]["variant"],
+        decision.reason,
+        serving,
+    )
+    return {
+        "model": RANKER,
+        "candidate": best,
+        "promoted": decision.promote and best != champion,
+        "champion": serving,
+        "reason": decision.reason,
+        "eval_day": ctx.ds,
+    }
