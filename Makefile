@@ -24,7 +24,7 @@ install: $(STAMP)
 	@bash scripts/ensure_redis.sh --install-only
 
 DEMO_START ?= 2026-11-01
-DEMO_DAYS ?= 3
+DEMO_DAYS ?= 5
 demo: install
 	PATH=$(BIN):$$PATH DEMO_START=$(DEMO_START) DEMO_DAYS=$(DEMO_DAYS) bash scripts/demo.sh
 

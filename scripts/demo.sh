@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# make demo: run the real recsys_ingest DAG over a few days of the simulated shop.
+# make demo: run the real recsys_ingest DAG over a few days of the simulated shop, then
+# recsys_retrain on the last of them (both DeepFM variants, the signed registry, the gate).
 # Called by the Makefile with the venv on PATH and AIRFLOW_HOME set to .airflow/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 : "${DEMO_START:=2026-11-01}"
-: "${DEMO_DAYS:=3}"
+: "${DEMO_DAYS:=5}"
+: "${DEMO_RETRAIN:=1}"
 : "${RECSYS_SIM_SCALE:=small}"
 export RECSYS_SIM_SCALE
 export RECSYS_LAKE_ROOT="${RECSYS_LAKE_ROOT:-$PWD/data/lake}"
 export RECSYS_LANDING_ROOT="${RECSYS_LANDING_ROOT:-$PWD/data/landing}"
+export RECSYS_REGISTRY_ROOT="${RECSYS_REGISTRY_ROOT:-$PWD/data/registry}"
 mkdir -p "$AIRFLOW_HOME" data
 
 bash scripts/ensure_redis.sh
@@ -38,5 +41,26 @@ done
 echo
 echo "==> What the lake holds now"
 recsys summary --from "$DEMO_START" --days "$DEMO_DAYS"
+if [ "$DEMO_RETRAIN" = "1" ] && [ "$DEMO_DAYS" -ge 4 ]; then
+  last=$(date -u -d "$DEMO_START + $((DEMO_DAYS - 1)) day" +%F)
+  history=$((DEMO_DAYS - 1))  # label days after the first: each needs the features of the day before
+  conf="{\"partition_date\": \"$last\", \"history_days\": $history, \"epochs\": 2, \"negative_share\": 0.5}"
+  log="$AIRFLOW_HOME/demo-recsys_retrain-$last.log"
+  echo
+  echo "==> recsys_retrain for $last: $history label days, both DeepFM variants, promotion gate   (log: $log)"
+  echo "--> airflow dags test recsys_retrain $(date -u -d "$last + 1 day" +%F) -c '$conf'"
+  started=$(date +%s)
+  if ! airflow dags test recsys_retrain "$(date -u -d "$last + 1 day" +%F)" -c "$conf" > "$log" 2>&1; then
+    tail -60 "$log"; echo "recsys_retrain failed for $last (full log: $log)"; exit 1
+  fi
+  grep -E "\[DAG TEST\] end task|epoch +[0-9]+ |promotion of" "$log" \
+    | sed -E 's/^.*\[(info|warning) *\] //; s/ \[[a-z_.]+\] loc=.*$//; s/^/    /' || true
+  grep -q "state=success" "$log" || { tail -60 "$log"; echo "recsys_retrain did not succeed for $last"; exit 1; }
+  echo "    done in $(( $(date +%s) - started )) s"
+  echo
+  echo "==> The model registry"
+  recsys registry list --model coarse_ranker
+fi
+
 echo
 echo "Lake: $RECSYS_LAKE_ROOT   Landing zone: $RECSYS_LANDING_ROOT   Airflow logs: $AIRFLOW_HOME"
