@@ -52,7 +52,9 @@ def _run(target: str, *args: Any, **kwargs: Any) -> Any:
 @dag(
     dag_id="recsys_retrain",
     schedule=CronDataIntervalTimetable("0 3 * * *", timezone="UTC"),
-    start_date=pendulum.datetime(2026, 11, 8, tz="UTC"),
+    # As early as the ingest: wait_for_day holds a run until its data exists, and a start date
+    # after a run's logical date would make Airflow skip every task of that run.
+    start_date=pendulum.datetime(2026, 11, 1, tz="UTC"),
     catchup=False,
     max_active_runs=1,  # versions are numbered in order; two nights at once would race for the champion
     default_args=DEFAULT_ARGS,

@@ -55,7 +55,7 @@ if [ "$DEMO_RETRAIN" = "1" ] && [ "$DEMO_DAYS" -ge 4 ]; then
   fi
   grep -E "\[DAG TEST\] end task|epoch +[0-9]+ |promotion of" "$log" \
     | sed -E 's/^.*\[(info|warning) *\] //; s/ \[[a-z_.]+\] loc=.*$//; s/^/    /' || true
-  grep -q "state=success" "$log" || { tail -60 "$log"; echo "recsys_retrain did not succeed for $last"; exit 1; }
+  grep -q "end task task_id=promote" "$log" || { tail -60 "$log"; echo "recsys_retrain did not promote for $last"; exit 1; }
   echo "    done in $(( $(date +%s) - started )) s"
   echo
   echo "==> The model registry"
