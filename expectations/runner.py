@@ -1,3 +1,4 @@
+
 """Validate one lake partition against its suite file and render data docs into the lake.
 
 The runner is a plain function: an ephemeral GX context (nothing kept outside the lake),
@@ -12,7 +13,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import shutil
 import time
 import uuid
@@ -27,6 +27,7 @@ import pandas as pd
 
 from expectations.errors import SuiteFileError
 from expectations.suites import FRAMES, SuiteFile
+from recsys.files import replace_dir
 
 if TYPE_CHECKING:
     from great_expectations.core.expectation_validation_result import (
@@ -147,7 +148,7 @@ def validate(
             "gx_results": {frame: _as_json(result) for frame, result in results.items()},
         }
         (tmp / RESULT_FILE).write_text(json.dumps(record, indent=2, default=_json_default) + "\n")
-        _replace_dir(tmp, docs_dir)
+        replace_dir(tmp, docs_dir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -378,14 +379,3 @@ def _prune_static(site: Path) -> None:
     for folder in sorted((p for p in static.rglob("*") if p.is_dir()), reverse=True):
         if not any(folder.iterdir()):
             folder.rmdir()
-
-
-def _replace_dir(tmp: Path, final: Path) -> None:
-    """Put ``tmp`` at ``final``, moving an older ``final`` aside first and removing it after."""
-    if final.exists():
-        old = final.parent / f".old-{final.name}-{uuid.uuid4().hex[:12]}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.rename(tmp, final)

@@ -20,6 +20,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from recsys.errors import PartitionMissingError
+from recsys.files import fsync_dir, replace_dir
 
 DATA_FILE = "part-00000.parquet"
 META_FILE = "_meta.json"
@@ -51,28 +52,12 @@ def write_partition(
         pq.write_table(table, tmp / DATA_FILE, compression="zstd")
         facts = {"dataset": dataset, "dt": dt.isoformat(), "rows": table.num_rows, **(meta or {})}
         (tmp / META_FILE).write_text(json.dumps(facts, indent=2, sort_keys=True, default=str))
-        _fsync_dir(tmp)
-        _swap_into_place(tmp, final, token)
+        fsync_dir(tmp)
+        replace_dir(tmp, final, token)  # (_recover restores a moved-aside partition after a crash)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return final
-
-
-def _swap_into_place(tmp: Path, final: Path, token: str) -> None:
-    """Rename ``tmp`` to ``final``; an existing partition is moved aside first, then removed.
-
-    Between the two renames the old partition lives at ``.old-<name>-<token>``; ``_recover``
-    puts it back if the process died in that instant.
-    """
-    if not final.exists():
-        os.rename(tmp, final)
-    else:
-        old = final.parent / f".old-{final.name}-{token}"
-        os.rename(final, old)
-        os.rename(tmp, final)
-        shutil.rmtree(old, ignore_errors=True)
-    _fsync_dir(final.parent)
 
 
 def _recover(final: Path) -> None:
@@ -85,14 +70,6 @@ def _recover(final: Path) -> None:
             os.rename(old, final)
         else:
             shutil.rmtree(old, ignore_errors=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def has_partition(root: Path, dataset: str, dt: date) -> bool:

@@ -21,7 +21,6 @@ import hashlib
 import json
 import logging
 import math
-import os
 import re
 import shutil
 import time
@@ -35,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 from recsys.errors import IndexFormatError, IndexInputError, IndexRecallError
+from recsys.files import fsync_dir, replace_dir
 from recsys.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -490,15 +490,8 @@ def save_index(built: BuiltIndex, root: Path) -> Path:
     tmp = final.parent / f".tmp-{final.name}-{token}"
     try:
         built.retriever.save(tmp)
-        _fsync_dir(tmp)
-        if final.exists():
-            old = final.parent / f".old-{final.name}-{token}"
-            os.rename(final, old)
-            os.rename(tmp, final)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, final)
-        _fsync_dir(final.parent)
+        fsync_dir(tmp)
+        replace_dir(tmp, final, token)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
@@ -585,11 +578,3 @@ def _check_version(model_version: str) -> None:
             f"model version {model_version!r} cannot name an index directory: "
             "use letters, digits, '.', '_' or '-' (not starting with '.' or '-')"
         )
-
-
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

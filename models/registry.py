@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from recsys.errors import NoChampionError, RegistryError, TamperedArtifactError, UnsignedArtifactError
+from recsys.files import fsync_dir
 
 if TYPE_CHECKING:
     from recsys.settings import Settings
@@ -312,7 +313,7 @@ class ModelRegistry:
                     if not final.exists():
                         raise
                     continue  # a concurrent registration took v<N>: sign again for the next number
-                _fsync_dir(model_dir)
+                fsync_dir(model_dir)
                 return ModelVersion(model_name, version, final, manifest)
             raise RegistryError(f"could not claim a version number for {model_name} in {model_dir}")
         except BaseException:
@@ -474,7 +475,7 @@ class ModelRegistry:
         # Pretty for people; the signature covers the canonical bytes, not this layout.
         _write_durably(directory / MANIFEST, json.dumps(document, indent=2, sort_keys=True).encode() + b"\n")
         _write_durably(directory / SIGNATURE, sign(document, self._key).encode() + b"\n")
-        _fsync_dir(directory)
+        fsync_dir(directory)
 
     @contextlib.contextmanager
     def _lock(self, model_name: str) -> Iterator[None]:
@@ -571,12 +572,4 @@ def _write_json_atomically(path: Path, document: Mapping[str, Any]) -> None:
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
-    _fsync_dir(path.parent)
-
-
-def _fsync_dir(directory: Path) -> None:
-    descriptor = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+    fsync_dir(path.parent)
