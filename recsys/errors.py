@@ -69,3 +69,15 @@ class SequenceDataError(RecsysError):
 
 class SequenceEvaluationError(RecsysError):
     """A sequential evaluation cannot be built or scored (protocol, negatives, score shapes)."""
+
+
+class RecallDataError(RecsysError):
+    """The recall model's pairs or inputs cannot be built (no engaged events, unknown items, bad columns)."""
+
+
+class RecallModelError(RecsysError):
+    """A two-tower recall model cannot be built, trained or loaded as asked: fix the named setting or file."""
+
+
+class SequenceInputError(RecsysError):
+    """Histories or candidate ids given to a sequential model are malformed (shape, ids out of range)."""
