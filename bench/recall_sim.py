@@ -31,8 +31,9 @@ import pandas as pd
 from bench.ranking_sim import ensure_feature_days
 from bench.report import finish, peak_rss_mb
 from models import metrics
-from models.index import BruteForceRetriever, build_index
-from models.recall_data import engaged_events, item_frame, relevant_rows, user_frame
+from models.index import BruteForceRetriever
+from models.recall_data import engaged_events
+from models.recall_eval import next_day_recall
 from recsys.settings import Settings
 
 if TYPE_CHECKING:
@@ -52,51 +53,33 @@ def _popular(root: Path, last_train: date, days: int, catalog: pd.DataFrame) -> 
 
 def _measure(model: TwoTower, settings: Settings, train_days: int) -> dict[str, Any]:
     root, last_train = settings.lake_root, EVAL_DAY - timedelta(days=1)
-    day = engaged_events(root, EVAL_DAY, EVAL_DAY)[["user_id", "item_id"]].drop_duplicates()
-    grouped = day.groupby("user_id")["item_id"].agg(set)
-    catalog = item_frame(root, EVAL_DAY)
-    new_items = set(catalog["item_id"]) - set(item_frame(root, last_train)["item_id"])
-    relevant = relevant_rows(catalog["item_id"].tolist(), grouped.tolist())
-    new_rows = set(np.flatnonzero(catalog["item_id"].isin(new_items)).tolist())
-    relevant_new = [wanted & new_rows for wanted in relevant]
-
     started = time.perf_counter()
-    users = model.encode_users(user_frame(root, last_train, grouped.index.tolist(),
-                                          max_history=model.config.max_history))  # fmt: skip
-    items = model.encode_items(catalog)
-    encode_s = time.perf_counter() - started
-    built = build_index(np.arange(len(catalog)), items, settings=settings, model_version="recall-sim",
-                        sample_queries=users, k=K)  # fmt: skip
-    started = time.perf_counter()
-    _, found = built.retriever.search(users, K)
-    search_s = time.perf_counter() - started
-    retrieved = found.tolist()
+    result = next_day_recall(model, settings, EVAL_DAY, k=K, model_version="recall-sim")
+    evaluate_s = time.perf_counter() - started
+    catalog, relevant, retrieved, new_rows = (
+        result.catalog,
+        result.relevant,
+        result.retrieved,
+        result.new_rows,
+    )
     # Every item as if new (no id vector): how far the content path alone gets on the whole catalog.
     content = model.encode_items(catalog.assign(item_id=""))
-    _, content_found = BruteForceRetriever(np.arange(len(catalog)), content).search(users, K)
-    new_pairs = sum(len(w) for w in relevant_new)
+    _, content_found = BruteForceRetriever(np.arange(len(catalog)), content).search(result.users, K)
     popular = [_popular(root, last_train, train_days, catalog)] * len(relevant)
     new_slots = float(np.mean([len(new_rows.intersection(r)) for r in retrieved]))
+    new_items = result.figures["new_items"]
     return {
-        "recall@100": metrics.recall_at(retrieved, relevant, K),
-        "recall@100_new_items": metrics.recall_at(retrieved, relevant_new, K) if new_pairs else float("nan"),
+        **result.figures,
         "popularity_recall@100": metrics.recall_at(popular, relevant, K),
         "popularity_recall@100_new_items": 0.0,
         "random_recall@100": min(K, len(catalog)) / len(catalog),
         "content_only_recall@100": metrics.recall_at(content_found.tolist(), relevant, K),
-        "users_evaluated": len(relevant),
-        "relevant_pairs": sum(len(w) for w in relevant),
-        "catalog_items": len(catalog),
-        "new_items": len(new_items),
-        "new_item_share_of_catalog": len(new_items) / len(catalog),
-        "new_item_pairs": new_pairs,
-        "users_with_new_item_pairs": sum(1 for w in relevant_new if w),
+        "new_item_share_of_catalog": new_items / len(catalog),
+        "users_with_new_item_pairs": sum(1 for w in relevant if w & new_rows),
         "new_items_per_list": new_slots,
         # The same number of new-item slots per list, handed out at random among the new items.
-        "new_items_random_placement_recall": new_slots / len(new_items) if new_items else float("nan"),
-        "encode_s": encode_s,
-        "search_s": search_s,
-        "index_kind": built.kind,
+        "new_items_random_placement_recall": new_slots / new_items if new_items else float("nan"),
+        "evaluate_s": evaluate_s,
     }
 
 
