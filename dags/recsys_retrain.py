@@ -14,7 +14,9 @@ Nightly, after `recsys_ingest` has written the day. For partition day D:
 
 `wait_for_day` → `build_ranking_set` → **`validate_ranking_set`** → `train_variant`
 (one mapped task per variant, in parallel) → `evaluate` → `promote` → Asset
-`recsys://models/coarse_ranker`.
+`recsys://models/coarse_ranker`; and, beside it, `wait_for_day` → `train_recall` (two-tower
+model plus the FAISS index of D's catalog, recall-gated against exact search; promoted when
+its next-day recall@100 on D is not worse than the champion's) → Asset `recsys://models/recall`.
 
 * **Training set** (`training/ranking/dt=D`): impressions of the last *history_days* label
   days, clicked or not, each with features as of the day before its label day. D is the
@@ -24,12 +26,13 @@ Nightly, after `recsys_ingest` has written the day. For partition day D:
   champion on day D; `promote` promotes the best candidate only when its AUC is at least the
   champion's minus `RECSYS_PROMOTION_TOLERANCE`. Otherwise the champion stays.
 * **Roll back**: `recsys registry rollback --model coarse_ranker`.
-* **Params**: epochs, variants, history_days, negative_share; partition_date to pick the day.
+* **Params**: epochs, variants, history_days, negative_share, recall_epochs; partition_date to pick the day.
 
 Code: `tasks/retrain.py`, `models/` (TensorFlow is imported only inside the training tasks).
 """
 
 COARSE_RANKER = Asset(name="coarse_ranker", uri="recsys://models/coarse_ranker")
+RECALL_MODEL = Asset(name="recall", uri="recsys://models/recall")
 DEFAULT_ARGS = {
     "owner": "recsys-ml",
     "retries": 2,
@@ -87,6 +90,14 @@ def _run(target: str, *args: Any, **kwargs: Any) -> Any:
             title="History days",
             description="Label days in the set.",
         ),
+        "recall_epochs": Param(
+            12,
+            type="integer",
+            minimum=1,
+            maximum=100,
+            title="Recall epochs",
+            description="Most epochs of the two-tower model (the day before D picks the count).",
+        ),
         "negative_share": Param(
             1.0,
             type="number",
@@ -141,7 +152,20 @@ def recsys_retrain() -> None:
         get_current_context()["outlet_events"][COARSE_RANKER].extra = outcome
         return outcome
 
+    @task(outlets=[RECALL_MODEL])
+    def train_recall() -> dict[str, Any]:
+        """Two-tower recall model + the FAISS index of D's catalog: train, gate on D, register, promote."""
+        params = get_current_context()["params"]
+        outcome: dict[str, Any] = _run(
+            "tasks.retrain:train_recall_model",
+            history_days=int(params["history_days"]),
+            epochs=int(params["recall_epochs"]),
+        )
+        get_current_context()["outlet_events"][RECALL_MODEL].extra = outcome
+        return outcome
+
     ready = wait_for_day()
+    ready >> train_recall()
     built = build_ranking_set()
     gate = validate_ranking_set.override(**GATE)()
     trained = train_variant.expand(variant=variants())

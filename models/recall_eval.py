@@ -71,6 +71,7 @@ def next_day_recall(
     figures: dict[str, Any] = {
         f"recall@{k}": metrics.recall_at(retrieved, relevant, k),
         f"recall@{k}_new_items": metrics.recall_at(retrieved, relevant_new, k) if new_pairs else float("nan"),
+        f"random_recall@{k}": min(k, len(catalog)) / len(catalog),  # what k random items would reach
         "users_evaluated": len(relevant),
         "relevant_pairs": sum(len(w) for w in relevant),
         "catalog_items": len(catalog),

@@ -180,3 +180,71 @@ def promote_best_ranker(ctx: RunContext, evaluation: dict[str, Any]) -> dict[str
         "reason": decision.reason,
         "eval_day": ctx.ds,
     }
+
+
+# ------------------------------------------------------------------ recall model (two-tower)
+
+RECALL = "recall"
+RECALL_METRIC = "recall@100"
+INDEX_DIR = "index"
+
+
+def train_recall_model(ctx: RunContext, history_days: int = 7, epochs: int = 12) -> dict[str, Any]:
+    """Train the two-tower recall model on the label days before D, gate it on D, register it.
+
+    The registered version holds the model and the FAISS index of D's catalog (built and
+    recall-checked against exact search), so the index is versioned with the model. The
+    candidate is scored with the champion on D and promoted when not worse (same tolerance
+    as the ranker). TensorFlow is imported here only.
+
+    Raises:
+        IndexRecallError: the index misses RECSYS_INDEX_MIN_RECALL; nothing is registered.
+    """
+    from models.index import save_index
+    from models.recall_eval import next_day_recall
+    from models.two_tower import TwoTowerConfig, load_two_tower, train_two_tower
+
+    settings, day = ctx.settings, ctx.partition_date
+    last_train = day - timedelta(days=1)
+    config = TwoTowerConfig(epochs=epochs, seed=settings.sim_seed)
+    model = train_two_tower(settings.lake_root, last_train, history_days, config, log=log.info)
+    result = next_day_recall(model, settings, day, model_version=f"{RECALL}-{ctx.ds}")
+    figures = {k: float(v) for k, v in result.figures.items() if isinstance(v, int | float)}
+    assert model.fitted is not None
+    figures |= {"train_s": model.fitted.train_seconds, "epochs": float(model.fitted.best_epoch)}
+    registry = ModelRegistry.from_settings(settings)
+    staging = Path(tempfile.mkdtemp(prefix=f"{RECALL}-"))
+    try:
+        model.save(staging / "model")
+        index_path = save_index(result.index, staging / INDEX_DIR)
+        version = registry.register(
+            RECALL, staging, metrics=figures, data_range=(day - timedelta(days=history_days), last_train),
+            params={"history_days": history_days, "epochs": epochs, "trained_for": ctx.ds,
+                    "index": str(index_path.relative_to(staging)), "index_kind": result.index.kind},
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    log.info("registered %s v%d: %s", RECALL, version.version, figures)
+
+    champion = registry.champion(RECALL)
+    champion_figures = None
+    if champion is not None:
+        opened = registry.open(RECALL, champion)
+        previous = load_two_tower(opened.path / "model")
+        champion_figures = next_day_recall(
+            previous, settings, day, model_version=f"champion-{ctx.ds}"
+        ).figures
+    decision = decide_promotion(
+        figures, champion_figures, metric=RECALL_METRIC, tolerance=settings.promotion_tolerance
+    )
+    if decision.promote:
+        registry.promote(RECALL, version.version, reason=f"{ctx.ds}: {decision.reason}")
+    log.info("recall v%d: %s; champion is v%s", version.version, decision.reason, registry.champion(RECALL))
+    return {
+        "model": RECALL,
+        "version": version.version,
+        "promoted": decision.promote,
+        "champion": registry.champion(RECALL),
+        "reason": decision.reason,
+        "metrics": figures,
+    }

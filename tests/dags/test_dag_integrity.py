@@ -98,5 +98,8 @@ def test_retrain_is_nightly_and_trains_variants_in_parallel() -> None:
         "train_variant",
         "evaluate",
         "promote",
+        "train_recall",
     }
-    assert {"epochs", "variants", "history_days", "negative_share", "partition_date"} <= set(dag["params"])
+    assert {"epochs", "variants", "history_days", "negative_share", "recall_epochs", "partition_date"} <= set(
+        dag["params"]
+    )

@@ -9,7 +9,9 @@ import pendulum
 import pytest
 
 from feature_store import lake
+from models.recall_eval import next_day_recall
 from models.registry import ModelRegistry
+from models.two_tower import load_two_tower
 from recsys.settings import load_settings
 from tasks import retrain
 from tasks.context import RunContext
@@ -36,7 +38,7 @@ def test_retrain_trains_both_variants_and_promotes_one_that_learned_the_shop(
     run = dag.test(
         logical_date=pendulum.datetime(2026, 11, 9, 3, tz="UTC"),
         run_conf={"partition_date": EVAL_DAY.isoformat(), "epochs": 3, "history_days": 6,
-                  "variants": ["baseline", "tags"], "negative_share": 1.0},
+                  "variants": ["baseline", "tags"], "negative_share": 1.0, "recall_epochs": 6},
     )  # fmt: skip
     assert run.state == "success"
 
@@ -56,6 +58,16 @@ def test_retrain_trains_both_variants_and_promotes_one_that_learned_the_shop(
     evaluation = retrain.evaluate_rankers(RunContext(EVAL_DAY, settings), [])
     assert evaluation["scores"][str(champion)]["auc"] >= 0.7
     assert evaluation["scores"][str(champion)]["gauc"] > 0.6
+
+    # The recall model: registered with its index inside the version, promoted as the first one.
+    assert registry.champion(retrain.RECALL) == 1
+    recall = registry.open(retrain.RECALL)
+    assert (recall.path / recall.manifest.params["index"] / "header.json").exists()
+    figures = recall.manifest.metrics
+    assert figures["index_recall"] >= settings.index_min_recall
+    # The tiny catalog has ~110 items, so judge the top 10: the model must beat chance by far.
+    top10 = next_day_recall(load_two_tower(recall.path / "model"), settings, EVAL_DAY, k=10).figures
+    assert top10["recall@10"] > 2.5 * top10["random_recall@10"], top10
 
 
 def test_the_gate_keeps_a_worse_candidate_out(tiny_shop_lake: Path, retrain_env: Path) -> None:
