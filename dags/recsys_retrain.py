@@ -16,7 +16,10 @@ Nightly, after `recsys_ingest` has written the day. For partition day D:
 (one mapped task per variant, in parallel) → `evaluate` → `promote` → Asset
 `recsys://models/coarse_ranker`; and, beside it, `wait_for_day` → `train_recall` (two-tower
 model plus the FAISS index of D's catalog, recall-gated against exact search; promoted when
-its next-day recall@100 on D is not worse than the champion's) → Asset `recsys://models/recall`.
+its next-day recall@100 on D is not worse than the champion's) → Asset `recsys://models/recall`;
+and `train_fine_ranker` (BERT4Rec on the users' engaged sequences up to D-1; promoted when
+its HR@10 on D's first engaged items, full ranking, is not worse than the champion's) →
+Asset `recsys://models/fine_ranker`.
 
 * **Training set** (`training/ranking/dt=D`): impressions of the last *history_days* label
   days, clicked or not, each with features as of the day before its label day. D is the
@@ -26,13 +29,15 @@ its next-day recall@100 on D is not worse than the champion's) → Asset `recsys
   champion on day D; `promote` promotes the best candidate only when its AUC is at least the
   champion's minus `RECSYS_PROMOTION_TOLERANCE`. Otherwise the champion stays.
 * **Roll back**: `recsys registry rollback --model coarse_ranker`.
-* **Params**: epochs, variants, history_days, negative_share, recall_epochs; partition_date to pick the day.
+* **Params**: epochs, variants, history_days, negative_share, recall_epochs, sequence_days,
+  fine_epochs, fine_max_minutes; partition_date to pick the day.
 
 Code: `tasks/retrain.py`, `models/` (TensorFlow is imported only inside the training tasks).
 """
 
 COARSE_RANKER = Asset(name="coarse_ranker", uri="recsys://models/coarse_ranker")
 RECALL_MODEL = Asset(name="recall", uri="recsys://models/recall")
+FINE_RANKER = Asset(name="fine_ranker", uri="recsys://models/fine_ranker")
 DEFAULT_ARGS = {
     "owner": "recsys-ml",
     "retries": 2,
@@ -97,6 +102,24 @@ def _run(target: str, *args: Any, **kwargs: Any) -> Any:
             maximum=100,
             title="Recall epochs",
             description="Most epochs of the two-tower model (the day before D picks the count).",
+        ),
+        "sequence_days": Param(
+            14,
+            type="integer",
+            minimum=2,
+            maximum=60,
+            title="Sequence days",
+            description="Days of engaged events BERT4Rec learns the users' sequences from.",
+        ),
+        "fine_epochs": Param(
+            30, type="integer", minimum=1, maximum=500, title="BERT4Rec epochs", description="Most epochs."
+        ),
+        "fine_max_minutes": Param(
+            20.0,
+            type="number",
+            exclusiveMinimum=0,
+            title="BERT4Rec time budget",
+            description="Minutes of BERT4Rec training at most (the best epoch so far is kept).",
         ),
         "negative_share": Param(
             1.0,
@@ -164,8 +187,21 @@ def recsys_retrain() -> None:
         get_current_context()["outlet_events"][RECALL_MODEL].extra = outcome
         return outcome
 
+    @task(outlets=[FINE_RANKER])
+    def train_fine_ranker() -> dict[str, Any]:
+        """BERT4Rec on the users' engaged sequences: train, gate on D against the champion, register."""
+        params = get_current_context()["params"]
+        outcome: dict[str, Any] = _run(
+            "tasks.retrain:train_fine_ranker",
+            history_days=int(params["sequence_days"]),
+            epochs=int(params["fine_epochs"]),
+            max_minutes=float(params["fine_max_minutes"]),
+        )
+        get_current_context()["outlet_events"][FINE_RANKER].extra = outcome
+        return outcome
+
     ready = wait_for_day()
-    ready >> train_recall()
+    ready >> [train_recall(), train_fine_ranker()]
     built = build_ranking_set()
     gate = validate_ranking_set.override(**GATE)()
     trained = train_variant.expand(variant=variants())

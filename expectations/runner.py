@@ -1,4 +1,3 @@
-
 """Validate one lake partition against its suite file and render data docs into the lake.
 
 The runner is a plain function: an ephemeral GX context (nothing kept outside the lake),

@@ -11,6 +11,7 @@ validating the set stays light.
 
 from __future__ import annotations
 
+import json
 import logging
 import shutil
 import tempfile
@@ -245,6 +246,106 @@ def train_recall_model(ctx: RunContext, history_days: int = 7, epochs: int = 12)
         "version": version.version,
         "promoted": decision.promote,
         "champion": registry.champion(RECALL),
+        "reason": decision.reason,
+        "metrics": figures,
+    }
+
+
+# ------------------------------------------------------------------ fine ranker (BERT4Rec)
+
+FINE_RANKER = "fine_ranker"
+FINE_METRIC = "hr@10"
+
+
+def _fine_ranks(model: Any, vocabulary: list[str], data: Any, held_out: Any) -> Any:
+    """Full-ranking ranks of ``held_out``'s targets among ``data``'s items, for a BERT4Rec that
+    knows the items of ``vocabulary``.
+
+    The champion was trained on an older window: items it never saw score -inf, and a target
+    it never saw ranks behind every item it knows, so it is judged by what it can do today.
+    """
+    import numpy as np
+
+    from models.sequences import full_ranks
+
+    ids = {item: i + 1 for i, item in enumerate(vocabulary)}
+    mapping = np.asarray([ids.get(name, 0) for name in data.items], dtype=np.int64)  # data id - 1 -> model id
+    known = mapping > 0
+    parts = []
+    for start in range(0, len(held_out), 512):
+        histories = held_out.histories[start : start + 512]
+        targets = held_out.targets[start : start + 512]
+        own = [mapping[h - 1][mapping[h - 1] > 0] for h in histories]
+        by_model = model.score_all(own).astype(np.float64)
+        scores = np.full((len(targets), data.n_items + 1), -np.inf)
+        scores[:, 1:][:, known] = by_model[:, mapping[known]]
+        rows = np.arange(len(targets))
+        unseen = ~np.isfinite(scores[rows, targets])
+        scores[rows[unseen], targets[unseen]] = -1e30
+        parts.append(full_ranks(scores, histories, targets))
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+
+def train_fine_ranker(
+    ctx: RunContext, history_days: int = 14, epochs: int = 30, max_minutes: float = 20.0
+) -> dict[str, Any]:
+    """Train BERT4Rec on the engaged sequences up to D-1, gate it on D against the champion, register it.
+
+    Early stopping uses the leave-one-out validation item inside the history; the gate ranks
+    each user's first engaged item of D among every item of the window (full ranking, the
+    history left out; HR@10), for the candidate and the re-scored champion alike.
+    """
+    import keras
+
+    from models.bert4rec import TrainConfig, build_bert4rec, fit_bert4rec
+    from models.metrics import ranking_report
+    from models.sequences import evaluation_set, leave_one_out
+    from models.shop_sequences import next_day_held_out, shop_sequences
+
+    settings, day = ctx.settings, ctx.partition_date
+    data = shop_sequences(settings.lake_root, day - timedelta(days=1), history_days)
+    split = leave_one_out(data)
+    validation = evaluation_set(data, split.validation, "full", settings.sim_seed)
+    model = build_bert4rec(data.n_items, seed=settings.sim_seed, max_len=50, hidden=64, layers=2, heads=2)
+    config = TrainConfig(epochs=epochs, max_seconds=max_minutes * 60, seed=settings.sim_seed, patience=5)
+    # Train on every user's whole history up to D-1 (its validation item included): the held-out
+    # validation item picks the epoch, the day D cases judge the result.
+    summary = fit_bert4rec(model, data.sequences, validation, config, log=log.info)
+    held_out = next_day_held_out(settings.lake_root, day, data)
+    figures = ranking_report(_fine_ranks(model, data.items, data, held_out))
+    figures |= {"cases": float(len(held_out)), "items": float(data.n_items), "train_s": summary.train_seconds,
+                "epochs": float(summary.epochs_run), "best_epoch": float(summary.best_epoch)}  # fmt: skip
+    registry = ModelRegistry.from_settings(settings)
+    staging = Path(tempfile.mkdtemp(prefix=f"{FINE_RANKER}-"))
+    try:
+        model.save(staging / "model.keras")
+        (staging / "items.json").write_text(json.dumps(data.items))
+        first = day - timedelta(days=history_days)
+        version = registry.register(
+            FINE_RANKER, staging, metrics=figures, data_range=(first, day - timedelta(days=1)),
+            params={"history_days": history_days, "epochs": epochs, "trained_for": ctx.ds,
+                    "protocol": "full"},
+        )  # fmt: skip
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    champion = registry.champion(FINE_RANKER)
+    champion_figures = None
+    if champion is not None:
+        opened = registry.open(FINE_RANKER, champion)
+        previous = keras.saving.load_model(opened.path / "model.keras")
+        vocabulary = json.loads((opened.path / "items.json").read_text())
+        champion_figures = ranking_report(_fine_ranks(previous, vocabulary, data, held_out))
+    decision = decide_promotion(
+        figures, champion_figures, metric=FINE_METRIC, tolerance=settings.promotion_tolerance
+    )
+    if decision.promote:
+        registry.promote(FINE_RANKER, version.version, reason=f"{ctx.ds}: {decision.reason}")
+    log.info("fine ranker v%d on %s: %s; %s", version.version, ctx.ds, figures, decision.reason)
+    return {
+        "model": FINE_RANKER,
+        "version": version.version,
+        "promoted": decision.promote,
+        "champion": registry.champion(FINE_RANKER),
         "reason": decision.reason,
         "metrics": figures,
     }

@@ -99,6 +99,7 @@ def test_retrain_is_nightly_and_trains_variants_in_parallel() -> None:
         "evaluate",
         "promote",
         "train_recall",
+        "train_fine_ranker",
     }
     assert {"epochs", "variants", "history_days", "negative_share", "recall_epochs", "partition_date"} <= set(
         dag["params"]

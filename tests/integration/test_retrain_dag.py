@@ -38,7 +38,8 @@ def test_retrain_trains_both_variants_and_promotes_one_that_learned_the_shop(
     run = dag.test(
         logical_date=pendulum.datetime(2026, 11, 9, 3, tz="UTC"),
         run_conf={"partition_date": EVAL_DAY.isoformat(), "epochs": 3, "history_days": 6,
-                  "variants": ["baseline", "tags"], "negative_share": 1.0, "recall_epochs": 6},
+                  "variants": ["baseline", "tags"], "negative_share": 1.0, "recall_epochs": 6,
+                  "sequence_days": 7, "fine_epochs": 10, "fine_max_minutes": 2.0},
     )  # fmt: skip
     assert run.state == "success"
 
@@ -68,6 +69,12 @@ def test_retrain_trains_both_variants_and_promotes_one_that_learned_the_shop(
     # The tiny catalog has ~110 items, so judge the top 10: the model must beat chance by far.
     top10 = next_day_recall(load_two_tower(recall.path / "model"), settings, EVAL_DAY, k=10).figures
     assert top10["recall@10"] > 2.5 * top10["random_recall@10"], top10
+
+    # BERT4Rec: the next day's first engaged item, ranked among every known item.
+    assert registry.champion(retrain.FINE_RANKER) == 1
+    fine = registry.open(retrain.FINE_RANKER).manifest.metrics
+    assert fine["cases"] > 20
+    assert fine["hr@10"] > 2 * 10 / fine["items"], fine  # twice what a random order would give
 
 
 def test_the_gate_keeps_a_worse_candidate_out(tiny_shop_lake: Path, retrain_env: Path) -> None:

@@ -1,0 +1,221 @@
+"""BERT4Rec on a public sequence file under one of three leave-one-out protocols.
+
+    python -m bench.seqrec --data ../shared/datasets/seqrec/beauty-bert4rec.txt --protocol pop100
+    python -m bench.seqrec --data ../shared/datasets/seqrec/Beauty.txt --protocol full
+    python -m bench.seqrec --data ../shared/datasets/seqrec/Beauty.txt --protocol uniform99
+    python -m bench.seqrec --data ... --max-users 3000 --epochs 5       # a quick run
+
+Either file layout works (models/sequences.py). Each user's last item is the test target,
+the second-to-last the validation target; training sees the items before both. Early
+stopping watches ``--monitor`` on the validation targets under the same protocol (its
+own seeded negatives); the test targets are scored once, with the best epoch's weights.
+``train_s`` is the wall time of the whole fit, per-epoch validation included; the
+machine is shared, so it is noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.report import finish, peak_rss_mb
+from models.sequences import (
+    PROTOCOLS,
+    SequenceData,
+    evaluation_set,
+    first_users,
+    leave_one_out,
+    read_sequences,
+)
+
+REPO = Path(__file__).resolve().parents[1]
+SEQREC = REPO.parent / "shared" / "datasets" / "seqrec"
+METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr")
+
+# Published anchors (../shared/datasets/README.md), by (file name, protocol).
+PUBLISHED: dict[tuple[str, str], dict[str, dict[str, float]]] = {
+    ("beauty-bert4rec.txt", "pop100"): {
+        "BERT4Rec (Sun et al. 2019)": {
+            "hr@1": 0.0953,
+            "hr@5": 0.2207,
+            "hr@10": 0.3025,
+            "ndcg@5": 0.1599,
+            "ndcg@10": 0.1862,
+            "mrr": 0.1701,
+        },
+        "SASRec (same table)": {"hr@10": 0.2653, "ndcg@10": 0.1633},
+    },
+    ("Beauty.txt", "uniform99"): {
+        "BERT4Rec (S3-Rec paper)": {"hr@10": 0.4739, "ndcg@10": 0.2975},
+        "SASRec (S3-Rec paper)": {"hr@10": 0.4696, "ndcg@10": 0.3156},
+        "S3-Rec": {"hr@10": 0.5506, "ndcg@10": 0.3732},
+    },
+    ("Beauty.txt", "full"): {
+        "BERT4Rec (S3-Rec paper)": {"hr@10": 0.0347, "ndcg@10": 0.0170},
+        "SASRec (S3-Rec paper)": {"hr@10": 0.0605, "ndcg@10": 0.0318},
+        "S3-Rec": {"hr@10": 0.0647, "ndcg@10": 0.0327},
+    },
+    ("LastFM.txt", "uniform99"): {
+        "BERT4Rec (S3-Rec paper)": {"hr@10": 0.4991, "ndcg@10": 0.2871},
+        "SASRec (S3-Rec paper)": {"hr@10": 0.4706, "ndcg@10": 0.2755},
+        "S3-Rec": {"hr@10": 0.5835, "ndcg@10": 0.3583},
+    },
+    ("LastFM.txt", "full"): {
+        "BERT4Rec (S3-Rec paper)": {"hr@10": 0.0633, "ndcg@10": 0.0337},
+        "SASRec (S3-Rec paper)": {"hr@10": 0.0688, "ndcg@10": 0.0390},
+        "S3-Rec": {"hr@10": 0.0743, "ndcg@10": 0.0427},
+    },
+}
+
+
+def _settings(args: argparse.Namespace) -> dict[str, Any]:
+    keys = [
+        *("max_len", "hidden", "layers", "heads", "dropout", "attention_dropout", "mask_prob", "last_share"),
+        *("batch_size", "lr", "weight_decay", "warmup_steps", "epochs", "patience", "monitor"),
+        *("validate_every", "max_minutes", "max_users", "seed"),
+    ]
+    return {k: getattr(args, k) for k in keys}
+
+
+def _row(figures: dict[str, float]) -> str:
+    return "  ".join(f"{figures[m]:>7.4f}" if m in figures else f"{'-':>7}" for m in METRICS)
+
+
+def _rows(
+    data: SequenceData, args: argparse.Namespace, tested: dict[str, float], figures: dict[str, Any]
+) -> list[tuple[str, str]]:
+    name = Path(args.data).name
+    rows = [("model (test position)", "  ".join(f"{m:>7}" for m in METRICS))]
+    for model, published in PUBLISHED.get((name, args.protocol), {}).items():
+        rows.append((f"{model}, published", _row(published)))
+    rows.append(("BERT4Rec, this run", _row(tested)))
+    rows.append(("validation (best epoch)", _row(figures["validation"])))
+    rows.append(
+        (
+            "dataset",
+            f"{name} ({data.layout}): {data.n_users:,} users, {data.n_items:,} items, "
+            f"{data.n_interactions:,} interactions",
+        )
+    )
+    rows.append(("cases", f"{figures['validation_users']:,} validation, {figures['test_users']:,} test"))
+    rows.append(
+        (
+            "training",
+            f"{figures['epochs']} epochs (best {figures['best_epoch']}), {figures['train_s']:.0f} s, "
+            f"stopped: {figures['stop_reason']}",
+        )
+    )
+    rows.append(("model", f"{figures['params']:,} parameters; test scoring {figures['eval_s']:.1f} s"))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    # TensorFlow loads only after the arguments parse, so --help and typos answer at once.
+    from models.bert4rec import TrainConfig, build_bert4rec, fit_bert4rec
+    from models.sequences import evaluate
+
+    data = read_sequences(args.data)
+    if args.max_users:
+        data = first_users(data, args.max_users)
+    split = leave_one_out(data)
+    validation = evaluation_set(data, split.validation, args.protocol, seed=args.seed + 1)
+    test = evaluation_set(data, split.test, args.protocol, seed=args.seed + 2)
+    print(
+        f"{Path(args.data).name}: {data.n_users:,} users, {data.n_items:,} items ({data.layout}); "
+        f"protocol {args.protocol}: {len(validation):,} validation and {len(test):,} test cases"
+    )
+    model = build_bert4rec(
+        data.n_items,
+        seed=args.seed,
+        max_len=args.max_len,
+        hidden=args.hidden,
+        layers=args.layers,
+        heads=args.heads,
+        dropout=args.dropout,
+        attention_dropout=args.attention_dropout,
+    )
+    config = TrainConfig(
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.lr,
+        weight_decay=args.weight_decay,
+        warmup_steps=args.warmup_steps,
+        mask_prob=args.mask_prob,
+        last_share=args.last_share,
+        patience=args.patience,
+        monitor=args.monitor,
+        validate_every=args.validate_every,
+        max_seconds=args.max_minutes * 60 if args.max_minutes else None,
+        seed=args.seed,
+    )
+    fitted = fit_bert4rec(model, split.train, validation, config)
+    started = time.perf_counter()
+    tested = evaluate(model, test)
+    eval_seconds = time.perf_counter() - started
+    if args.save:
+        model.save(args.save)
+    best = next((r.validation for r in fitted.history if r.epoch == fitted.best_epoch), {})
+    figures: dict[str, Any] = {
+        "protocol": args.protocol,
+        **{k: round(tested[k], 4) for k in METRICS},
+        "train_s": round(fitted.train_seconds, 1),
+        "epochs": fitted.epochs_run,
+        "dataset": Path(args.data).name,
+        "layout": data.layout,
+        "users": data.n_users,
+        "items": data.n_items,
+        "interactions": data.n_interactions,
+        "validation_users": len(validation),
+        "test_users": len(test),
+        "best_epoch": fitted.best_epoch,
+        "stop_reason": fitted.stop_reason,
+        "validation": {k: round(best[k], 4) for k in METRICS if k in best},
+        "eval_s": round(eval_seconds, 1),
+        "params": int(model.count_params()),
+        "peak_rss_mb": round(peak_rss_mb(), 0),
+        "settings": _settings(args),
+        "published": PUBLISHED.get((Path(args.data).name, args.protocol), {}),
+    }
+    name = args.name or f"seqrec_{Path(args.data).stem.lower().replace('-', '_')}_{args.protocol}"
+    title = f"BERT4Rec, {Path(args.data).name}, protocol {args.protocol} (leave-one-out, test position)"
+    finish(name, figures, _rows(data, args, tested, figures), title)
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m bench.seqrec", description=__doc__.split("\n")[0])
+    p.add_argument(
+        "--data", default=str(SEQREC / "beauty-bert4rec.txt"), help="a sequence file, either layout"
+    )
+    p.add_argument("--protocol", choices=PROTOCOLS, default="pop100")
+    p.add_argument("--max-users", type=int, default=0, help="only the first N users (0: all)")
+    p.add_argument("--max-len", type=int, default=50, help="longest input, [MASK] included")
+    p.add_argument("--hidden", type=int, default=64)
+    p.add_argument("--layers", type=int, default=2)
+    p.add_argument("--heads", type=int, default=2)
+    p.add_argument("--dropout", type=float, default=0.1, help="hidden dropout")
+    p.add_argument("--attention-dropout", type=float, default=0.1)
+    p.add_argument("--mask-prob", type=float, default=0.2, help="share of items masked per sequence")
+    p.add_argument(
+        "--last-share", type=float, default=0.1, help="share of sequences masking only the last item"
+    )
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decay (0: Adam)")
+    p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--patience", type=int, default=10, help="validations without improvement")
+    p.add_argument("--monitor", choices=("ndcg@10", "hr@10"), default="ndcg@10")
+    p.add_argument("--validate-every", type=int, default=1, help="epochs between validations")
+    p.add_argument("--max-minutes", type=float, default=30.0, help="training time budget (0: none)")
+    p.add_argument("--seed", type=int, default=20261203)
+    p.add_argument("--save", default="", help="write the trained model to this .keras path")
+    p.add_argument("--name", default="", help="results file name (default seqrec_<data>_<protocol>)")
+    return p
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,332 @@
+"""Sequential-recommendation data: readers, leave-one-out splits and the three evaluation protocols.
+
+Two file layouts are read (both in ``../shared/datasets/seqrec``):
+
+* ``user_per_line``: ``user item1 item2 ...`` with the items in time order (S3-Rec's
+  ``Beauty.txt``, ``LastFM.txt``);
+* ``pairs``: ``user item`` a line, each user's lines in time order (BERT4Rec's
+  ``beauty.txt``).
+
+A file whose lines all hold exactly two fields is read as pairs; one line with more makes
+it ``user_per_line``. The two readings agree whenever both are possible (every user on a
+single line with one item). Item ids are remapped to ``1..n_items`` in the order of the
+original ids (numeric when all are integers), so 0 is free for padding; S3-Rec's files,
+already numbered 1..N, keep their ids.
+
+Leave-one-out (:func:`leave_one_out`): a user's last item is the test target, the
+second-to-last the validation target, the rest train. A held-out item needs at least one
+item before it, so a user with two items has a test case but no validation case, and a
+user with one item is training data only. Protocols (:func:`evaluation_set`):
+
+* ``pop100`` (BERT4Rec paper): the target among 100 negatives drawn without replacement
+  with probability proportional to the item's count in the whole file, never one of the
+  user's items (the target included);
+* ``uniform99`` (S3-Rec): the target among 99 negatives drawn uniformly without
+  replacement from the items the user never interacted with;
+* ``full``: the target among all items, except the items of the history it is predicted
+  from (they would be re-recommendations); later items of the user (e.g. the test item
+  while validating) stay in the ranking, as a model could not know them.
+
+Ranks are pessimistic about ties (a negative scoring equal to the target ranks above it),
+so a constant scorer ranks every target last. Metrics come from :mod:`models.metrics`.
+This module does not import TensorFlow.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal, Protocol
+
+import numpy as np
+from numpy.typing import NDArray
+
+from models.metrics import ranking_report, target_ranks
+from recsys.errors import SequenceDataError, SequenceEvaluationError
+
+Layout = Literal["user_per_line", "pairs"]
+ProtocolName = Literal["pop100", "uniform99", "full"]
+PROTOCOLS: tuple[ProtocolName, ...] = ("pop100", "uniform99", "full")
+NEGATIVES: dict[ProtocolName, int] = {"pop100": 100, "uniform99": 99, "full": 0}
+
+IntArray = NDArray[np.int64]
+
+
+@dataclass(frozen=True)
+class SequenceData:
+    """Each user's items in time order, ids ``1..n_items`` (0 is padding)."""
+
+    sequences: list[IntArray]
+    users: list[str]  # original user id of each sequence
+    items: list[str]  # items[i - 1] is the original id of item i
+    layout: Layout
+    path: str
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_users(self) -> int:
+        return len(self.sequences)
+
+    @property
+    def n_interactions(self) -> int:
+        return int(sum(len(s) for s in self.sequences))
+
+    def popularity(self) -> NDArray[np.float64]:
+        """Interactions per item over the whole file, indexed by item id (index 0 is 0)."""
+        counts = np.zeros(self.n_items + 1, dtype=np.float64)
+        for sequence in self.sequences:
+            np.add.at(counts, sequence, 1.0)
+        return counts
+
+
+def first_users(data: SequenceData, count: int) -> SequenceData:
+    """The first ``count`` users of ``data`` with their items renumbered ``1..n`` (a quick-run subset)."""
+    if count < 1:
+        raise SequenceDataError(f"a subset needs at least one user, got {count}")
+    kept = data.sequences[:count]
+    used = np.unique(np.concatenate(kept))
+    remap = np.zeros(data.n_items + 1, dtype=np.int64)
+    remap[used] = np.arange(1, used.size + 1)
+    items = [data.items[i - 1] for i in used.tolist()]
+    return SequenceData([remap[s] for s in kept], data.users[:count], items, data.layout, data.path)
+
+
+def _sort_key(ids: set[str]) -> list[str]:
+    if all(i.lstrip("-").isdigit() for i in ids):
+        return sorted(ids, key=int)
+    return sorted(ids)
+
+
+def read_sequences(path: str | Path) -> SequenceData:
+    """Read a sequence file in either layout (see the module docstring).
+
+    Raises:
+        SequenceDataError: the file is missing or empty, a line has fewer than two fields,
+            or a user appears on two lines of a ``user_per_line`` file.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise SequenceDataError(f"sequence file {source} does not exist")
+    rows: list[list[str]] = []
+    with source.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            if len(fields) < 2:
+                raise SequenceDataError(f"{source}:{number}: expected 'user item ...', got {line.strip()!r}")
+            rows.append(fields)
+    if not rows:
+        raise SequenceDataError(f"sequence file {source} holds no interactions")
+    layout: Layout = "pairs" if all(len(r) == 2 for r in rows) else "user_per_line"
+    raw: dict[str, list[str]] = {}
+    if layout == "pairs":
+        for user, item in rows:
+            raw.setdefault(user, []).append(item)
+    else:
+        for number, (user, *items) in enumerate(rows, start=1):
+            if user in raw:
+                raise SequenceDataError(
+                    f"{source}: user {user!r} appears on two lines (again at data line {number}); "
+                    "a one-user-a-line file needs each user once"
+                )
+            raw[user] = items
+    item_ids = _sort_key({i for items in raw.values() for i in items})
+    index = {item: position + 1 for position, item in enumerate(item_ids)}
+    sequences = [
+        np.fromiter((index[i] for i in items), dtype=np.int64, count=len(items)) for items in raw.values()
+    ]
+    return SequenceData(sequences, list(raw), item_ids, layout, str(source))
+
+
+@dataclass(frozen=True)
+class HeldOut:
+    """One held-out item per evaluated user and the history it is predicted from."""
+
+    users: IntArray  # positions in SequenceData.sequences
+    histories: list[IntArray]
+    targets: IntArray
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+
+@dataclass(frozen=True)
+class LeaveOneOut:
+    """Training sequences of every user and the validation and test cases."""
+
+    train: list[IntArray]
+    validation: HeldOut
+    test: HeldOut
+
+
+def _held_out(users: list[int], histories: list[IntArray], targets: list[int]) -> HeldOut:
+    return HeldOut(np.asarray(users, dtype=np.int64), histories, np.asarray(targets, dtype=np.int64))
+
+
+def leave_one_out(data: SequenceData) -> LeaveOneOut:
+    """Split every user: last item test, second-to-last validation, the rest train.
+
+    The test history is everything before the test item (validation item included), the
+    validation history the training items. Users with two items get no validation case
+    (their training sequence is the first item); users with one item only train.
+    """
+    train: list[IntArray] = []
+    valid: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
+    test: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
+    for user, sequence in enumerate(data.sequences):
+        n = len(sequence)
+        if n >= 2:
+            test[0].append(user)
+            test[1].append(sequence[:-1])
+            test[2].append(int(sequence[-1]))
+        if n >= 3:
+            valid[0].append(user)
+            valid[1].append(sequence[:-2])
+            valid[2].append(int(sequence[-2]))
+        train.append(sequence[:-2] if n >= 3 else sequence[:1])
+    return LeaveOneOut(train, _held_out(*valid), _held_out(*test))
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Held-out cases ready to score under one protocol.
+
+    For sampled protocols ``candidates`` is ``(users, 1 + negatives)`` with the target in
+    column 0; for ``full`` it is None and every item outside the case's history is ranked.
+    """
+
+    protocol: ProtocolName
+    histories: list[IntArray]
+    targets: IntArray
+    candidates: IntArray | None
+    n_items: int
+
+    def __len__(self) -> int:
+        return int(self.targets.shape[0])
+
+
+def _distinct_draws(
+    rng: np.random.Generator,
+    count: int,
+    forbidden: set[int],
+    n_items: int,
+    cdf: NDArray[np.float64] | None,
+) -> IntArray:
+    """``count`` distinct ids not in ``forbidden``, uniform or by the popularity ``cdf``.
+
+    Drawing in rounds and keeping first occurrences is sequential sampling without
+    replacement (each new id drawn with its weight renormalised over the ids not yet taken).
+    """
+    chosen: dict[int, None] = {}
+    while len(chosen) < count:
+        size = 2 * (count - len(chosen)) + 16
+        if cdf is None:
+            draws = rng.integers(1, n_items + 1, size=size)
+        else:
+            draws = np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right") + 1
+        for item in draws.tolist():
+            if item not in forbidden and item not in chosen:
+                chosen[item] = None
+                if len(chosen) == count:
+                    break
+    return np.fromiter(chosen, dtype=np.int64, count=count)
+
+
+def evaluation_set(data: SequenceData, held_out: HeldOut, protocol: ProtocolName, seed: int) -> EvaluationSet:
+    """Draw the negatives of ``held_out`` under ``protocol`` (seeded; none for ``full``).
+
+    Raises:
+        SequenceEvaluationError: unknown protocol, or a user has interacted with so many
+            items that fewer than the protocol's negatives remain.
+    """
+    if protocol not in NEGATIVES:
+        raise SequenceEvaluationError(f"unknown protocol {protocol!r}; choose one of {', '.join(PROTOCOLS)}")
+    if protocol == "full":
+        return EvaluationSet(protocol, held_out.histories, held_out.targets, None, data.n_items)
+    count = NEGATIVES[protocol]
+    cdf = None
+    if protocol == "pop100":
+        weights = data.popularity()[1:]
+        cdf = np.cumsum(weights)
+    rng = np.random.default_rng(seed)
+    candidates = np.empty((len(held_out), 1 + count), dtype=np.int64)
+    candidates[:, 0] = held_out.targets
+    for row, user in enumerate(held_out.users.tolist()):
+        forbidden = set(data.sequences[user].tolist())
+        eligible = data.n_items - len(forbidden)
+        if eligible < count:
+            raise SequenceEvaluationError(
+                f"{protocol}: user {data.users[user]!r} of {data.path} interacted with {len(forbidden)} "
+                f"of {data.n_items} items, leaving {eligible} < {count} negatives to sample"
+            )
+        candidates[row, 1:] = _distinct_draws(rng, count, forbidden, data.n_items, cdf)
+    return EvaluationSet(protocol, held_out.histories, held_out.targets, candidates, data.n_items)
+
+
+class Scorer(Protocol):
+    """What a sequential model offers the evaluation: scores for given or for all items."""
+
+    def score_candidates(self, sequences: Sequence[IntArray], candidates: np.ndarray) -> np.ndarray:
+        """``(users, candidates)`` scores of the given ids after each history."""
+        ...
+
+    def score_all(self, sequences: Sequence[IntArray]) -> np.ndarray:
+        """``(users, n_items + 1)`` scores indexed by item id; column 0 (padding) is ignored."""
+        ...
+
+
+def full_ranks(scores: np.ndarray, histories: Sequence[IntArray], targets: IntArray) -> NDArray[np.int64]:
+    """1-based rank of each target among all items except padding and its history's items.
+
+    Ties are pessimistic as in :func:`models.metrics.target_ranks`.
+    """
+    s = np.asarray(scores, dtype=np.float64)
+    n = len(targets)
+    if s.ndim != 2 or s.shape[0] != n:
+        raise SequenceEvaluationError(f"full ranking needs (users={n}, n_items + 1) scores, got {s.shape}")
+    target_scores = s[np.arange(n), targets]
+    if not np.isfinite(target_scores).all():
+        raise SequenceEvaluationError("full ranking: a target's score is NaN or infinite")
+    beats = s >= target_scores[:, None]
+    beats[:, 0] = False  # padding is never a candidate
+    rows = np.repeat(np.arange(n), [len(h) for h in histories])
+    if rows.size:
+        beats[rows, np.concatenate(histories)] = False
+    # A target repeated from its own history is still the target, not an excluded item.
+    beats[np.arange(n), targets] = False
+    ranks: NDArray[np.int64] = 1 + beats.sum(axis=1, dtype=np.int64)
+    return ranks
+
+
+def evaluation_ranks(scorer: Scorer, evaluation: EvaluationSet, batch_users: int = 1024) -> NDArray[np.int64]:
+    """Rank of every case's target under its protocol, scoring ``batch_users`` users at a time."""
+    if len(evaluation) == 0:
+        raise SequenceEvaluationError(f"{evaluation.protocol}: no held-out case to evaluate")
+    parts: list[NDArray[np.int64]] = []
+    for start in range(0, len(evaluation), batch_users):
+        stop = start + batch_users
+        histories = evaluation.histories[start:stop]
+        if evaluation.candidates is not None:
+            scores = scorer.score_candidates(histories, evaluation.candidates[start:stop])
+            parts.append(target_ranks(scores))
+        else:
+            scores = scorer.score_all(histories)
+            if scores.shape[1] != evaluation.n_items + 1:
+                raise SequenceEvaluationError(
+                    f"score_all gave {scores.shape[1]} columns, "
+                    f"expected n_items + 1 = {evaluation.n_items + 1}"
+                )
+            parts.append(full_ranks(scores, histories, evaluation.targets[start:stop]))
+    return np.concatenate(parts)
+
+
+def evaluate(
+    scorer: Scorer, evaluation: EvaluationSet, ks: Sequence[int] = (1, 5, 10), batch_users: int = 1024
+) -> dict[str, float]:
+    """``hr@k``, ``ndcg@k`` and ``mrr`` of ``scorer`` on ``evaluation``."""
+    return ranking_report(evaluation_ranks(scorer, evaluation, batch_users), ks=ks)
