@@ -44,22 +44,23 @@ recsys summary --from "$DEMO_START" --days "$DEMO_DAYS"
 if [ "$DEMO_RETRAIN" = "1" ] && [ "$DEMO_DAYS" -ge 4 ]; then
   last=$(date -u -d "$DEMO_START + $((DEMO_DAYS - 1)) day" +%F)
   history=$((DEMO_DAYS - 1))  # label days after the first: each needs the features of the day before
-  conf="{\"partition_date\": \"$last\", \"history_days\": $history, \"epochs\": 2, \"negative_share\": 0.5}"
+  conf="{\"partition_date\": \"$last\", \"history_days\": $history, \"epochs\": 2, \"negative_share\": 0.5,"
+  conf="$conf \"recall_epochs\": 6, \"sequence_days\": $DEMO_DAYS, \"fine_epochs\": 15, \"fine_max_minutes\": 3}"
   log="$AIRFLOW_HOME/demo-recsys_retrain-$last.log"
   echo
-  echo "==> recsys_retrain for $last: $history label days, both DeepFM variants, promotion gate   (log: $log)"
+  echo "==> recsys_retrain for $last: DeepFM (both variants), two-tower recall + FAISS index, BERT4Rec   (log: $log)"
   echo "--> airflow dags test recsys_retrain $(date -u -d "$last + 1 day" +%F) -c '$conf'"
   started=$(date +%s)
   if ! airflow dags test recsys_retrain "$(date -u -d "$last + 1 day" +%F)" -c "$conf" > "$log" 2>&1; then
     tail -60 "$log"; echo "recsys_retrain failed for $last (full log: $log)"; exit 1
   fi
-  grep -E "\[DAG TEST\] end task|epoch +[0-9]+ |promotion of" "$log" \
+  grep -E "\[DAG TEST\] end task|epoch +[0-9]+ |promotion of|recall v[0-9]+:|fine ranker v[0-9]+ on" "$log" \
     | sed -E 's/^.*\[(info|warning) *\] //; s/ \[[a-z_.]+\] loc=.*$//; s/^/    /' || true
   grep -q "end task task_id=promote" "$log" || { tail -60 "$log"; echo "recsys_retrain did not promote for $last"; exit 1; }
   echo "    done in $(( $(date +%s) - started )) s"
   echo
   echo "==> The model registry"
-  recsys registry list --model coarse_ranker
+  for model in coarse_ranker recall fine_ranker; do recsys registry list --model "$model"; done
 fi
 
 echo
