@@ -24,6 +24,7 @@ import pyarrow as pa
 from feature_store import lake
 from models.ranking_data import build_training_set, label_days
 from models.registry import ModelRegistry, decide_promotion
+from recsys.errors import PartitionMissingError
 from tasks.context import RunContext
 
 if TYPE_CHECKING:
@@ -207,6 +208,19 @@ def train_recall_model(ctx: RunContext, history_days: int = 7, epochs: int = 12)
 
     settings, day = ctx.settings, ctx.partition_date
     last_train = day - timedelta(days=1)
+    # A label day needs the features of the day before it, so the first one is the day after
+    # the history start: a young lake trains on the days it has.
+    available = (last_train - settings.history_start).days
+    if available < 1:
+        raise PartitionMissingError(
+            f"the recall model of {ctx.ds} needs a label day after {settings.history_start} "
+            f"(RECSYS_HISTORY_START) and before {ctx.ds}; the lake has none yet"
+        )
+    if available < history_days:
+        log.info(
+            "recall: %d label days wanted, the lake has %d after its history start", history_days, available
+        )
+        history_days = available
     config = TwoTowerConfig(epochs=epochs, seed=settings.sim_seed)
     model = train_two_tower(settings.lake_root, last_train, history_days, config, log=log.info)
     result = next_day_recall(model, settings, day, model_version=f"{RECALL}-{ctx.ds}")

@@ -96,3 +96,14 @@ def test_the_gate_keeps_a_worse_candidate_out(tiny_shop_lake: Path, retrain_env:
     assert not outcome["promoted"]
     assert registry.champion(retrain.RANKER) == first["version"]
     assert "keep the champion" in outcome["reason"]
+
+
+def test_a_young_lake_trains_the_recall_model_on_the_days_it_has(
+    tiny_shop_lake: Path, retrain_env: Path
+) -> None:
+    settings = load_settings()
+    outcome = retrain.train_recall_model(RunContext(date(2026, 11, 4), settings), history_days=30, epochs=2)
+    manifest = ModelRegistry.from_settings(settings).manifest(retrain.RECALL, outcome["version"])
+    # Label days 11-02 .. 11-03: the first needs the features of 11-01, the history start.
+    assert manifest.params["history_days"] == 2
+    assert manifest.data_range == (date(2026, 11, 2), date(2026, 11, 3))
