@@ -334,7 +334,7 @@ def train_fine_ranker(
     try:
         model.save(staging / "model.keras")
         (staging / "items.json").write_text(json.dumps(data.items))
-        first = day - timedelta(days=history_days)
+        first = max(day - timedelta(days=history_days), settings.history_start)  # (the lake starts there)
         version = registry.register(
             FINE_RANKER, staging, metrics=figures, data_range=(first, day - timedelta(days=1)),
             params={"history_days": history_days, "epochs": epochs, "trained_for": ctx.ds,
