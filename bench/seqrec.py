@@ -6,9 +6,11 @@
     python -m bench.seqrec --data ... --max-users 3000 --epochs 5       # a quick run
 
 Either file layout works (models/sequences.py). Each user's last item is the test target,
-the second-to-last the validation target; training sees the items before both. Early
-stopping watches ``--monitor`` on the validation targets under the same protocol (its
-own seeded negatives); the test targets are scored once, with the best epoch's weights.
+never trained on. The second-to-last item is the validation target of ``--validation-users``
+users (a seeded sample; 0: all), whose training stops before it; the other users train on
+it as well. Early stopping and the learning-rate decay watch ``--monitor`` on the
+validation targets under the same protocol (their own seeded negatives); the test targets
+are scored once, with the best epoch's weights.
 ``train_s`` is the wall time of the whole fit, per-epoch validation included; the
 machine is shared, so it is noisy.
 """
@@ -73,8 +75,9 @@ PUBLISHED: dict[tuple[str, str], dict[str, dict[str, float]]] = {
 def _settings(args: argparse.Namespace) -> dict[str, Any]:
     keys = [
         *("max_len", "hidden", "layers", "heads", "dropout", "attention_dropout", "mask_prob", "last_share"),
-        *("batch_size", "lr", "weight_decay", "warmup_steps", "epochs", "patience", "monitor"),
-        *("validate_every", "max_minutes", "max_users", "seed"),
+        *("batch_size", "lr", "weight_decay", "warmup_steps", "decay_patience", "decay_factor"),
+        *("epochs", "patience", "monitor"),
+        *("validate_every", "validation_users", "max_minutes", "max_users", "seed"),
     ]
     return {k: getattr(args, k) for k in keys}
 
@@ -120,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     data = read_sequences(args.data)
     if args.max_users:
         data = first_users(data, args.max_users)
-    split = leave_one_out(data)
+    split = leave_one_out(data, validation_users=args.validation_users or None, seed=args.seed)
     validation = evaluation_set(data, split.validation, args.protocol, seed=args.seed + 1)
     test = evaluation_set(data, split.test, args.protocol, seed=args.seed + 2)
     print(
@@ -143,6 +146,8 @@ def main(argv: list[str] | None = None) -> int:
         learning_rate=args.lr,
         weight_decay=args.weight_decay,
         warmup_steps=args.warmup_steps,
+        decay_patience=args.decay_patience,
+        decay_factor=args.decay_factor,
         mask_prob=args.mask_prob,
         last_share=args.last_share,
         patience=args.patience,
@@ -192,6 +197,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--protocol", choices=PROTOCOLS, default="pop100")
     p.add_argument("--max-users", type=int, default=0, help="only the first N users (0: all)")
+    p.add_argument(
+        "--validation-users",
+        type=int,
+        default=0,
+        help="users whose second-to-last item is held out for early stopping; the rest train on it (0: all)",
+    )
     p.add_argument("--max-len", type=int, default=50, help="longest input, [MASK] included")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)
@@ -206,6 +217,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--weight-decay", type=float, default=0.0, help="AdamW decay (0: Adam)")
     p.add_argument("--warmup-steps", type=int, default=100)
+    p.add_argument("--decay-patience", type=int, default=3, help="validations without gain before lr decays")
+    p.add_argument("--decay-factor", type=float, default=0.5, help="lr multiplier on a plateau")
     p.add_argument("--epochs", type=int, default=200)
     p.add_argument("--patience", type=int, default=10, help="validations without improvement")
     p.add_argument("--monitor", choices=("ndcg@10", "hr@10"), default="ndcg@10")

@@ -38,7 +38,7 @@ _INIT_STDDEV = 0.02  # BERT's initialiser range
 
 
 def _graph(*specs: tf.TensorSpec) -> Callable[[Fn], Fn]:
-    """``tf.function`` with a fixed signature of int32 tensors (any batch and width: no retracing)."""
+    """``tf.function`` with a fixed input signature: ``None`` sizes take any batch and width untraced."""
     compile_: Callable[[Fn], Fn] = tf.function(input_signature=list(specs), reduce_retracing=True)
     return compile_
 
@@ -374,8 +374,10 @@ class TrainConfig:
     ``mask_prob`` is the share of a sequence's items replaced by ``[MASK]``; ``last_share``
     the share of sequences (per epoch) that instead mask only their last item. Sequences
     longer than ``max_len`` are cut into windows of ``max_len`` ending every
-    ``max_len // 2`` items from the end. ``max_seconds`` stops before an epoch that would
-    end past it (the weights of the best epoch are kept either way).
+    ``max_len // 2`` items from the end. The learning rate rises linearly over
+    ``warmup_steps``, then is multiplied by ``decay_factor`` after every ``decay_patience``
+    validations without a gain (0: never). ``max_seconds`` stops before an epoch that
+    would end past it (the weights of the best epoch are kept either way).
     """
 
     epochs: int = 200
@@ -384,6 +386,8 @@ class TrainConfig:
     weight_decay: float = 0.0
     clipnorm: float = 5.0
     warmup_steps: int = 100
+    decay_patience: int = 3
+    decay_factor: float = 0.5
     mask_prob: float = 0.2
     last_share: float = 0.1
     patience: int = 10
@@ -400,6 +404,10 @@ class TrainConfig:
             problems.append(f"batch_size must be >= 1, got {self.batch_size}")
         if not self.learning_rate > 0 or self.weight_decay < 0 or self.warmup_steps < 0:
             problems.append("learning_rate must be > 0, weight_decay and warmup_steps >= 0")
+        if self.decay_patience < 0 or not 0.0 < self.decay_factor <= 1.0:
+            problems.append(
+                f"decay_patience must be >= 0 and decay_factor in (0, 1], got {self.decay_factor}"
+            )
         if not 0.0 < self.mask_prob <= 1.0 or not 0.0 <= self.last_share <= 1.0:
             problems.append(
                 f"mask_prob must lie in (0, 1] and last_share in [0, 1], "
@@ -491,23 +499,16 @@ def _epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generato
 
 
 def _optimizer(config: TrainConfig) -> keras.optimizers.Optimizer:
-    rate: Any = config.learning_rate
-    if config.warmup_steps:
-        # Constant after the warm-up: the number of steps is unknown when early stopping decides.
-        rate = keras.optimizers.schedules.CosineDecay(
-            initial_learning_rate=0.0,
-            decay_steps=1,
-            alpha=1.0,
-            warmup_target=config.learning_rate,
-            warmup_steps=config.warmup_steps,
-        )
+    # A plain float rate becomes a variable the loop assigns (warm-up, decay on plateau).
     if config.weight_decay:
         optimizer = keras.optimizers.AdamW(
-            learning_rate=rate, weight_decay=config.weight_decay, global_clipnorm=config.clipnorm
+            learning_rate=config.learning_rate,
+            weight_decay=config.weight_decay,
+            global_clipnorm=config.clipnorm,
         )
         optimizer.exclude_from_weight_decay(var_names=["bias", "gamma", "beta", "positions"])
         return optimizer
-    return keras.optimizers.Adam(learning_rate=rate, global_clipnorm=config.clipnorm)
+    return keras.optimizers.Adam(learning_rate=config.learning_rate, global_clipnorm=config.clipnorm)
 
 
 def fit_bert4rec(
@@ -549,14 +550,19 @@ def fit_bert4rec(
         return loss
 
     maximise_value = -math.inf
-    best_epoch, best_weights, waited = 0, None, 0
+    best_epoch, best_weights, waited, steps, scale = 0, None, 0, 0, 1.0
     history: list[EpochRecord] = []
     stop_reason = f"reached {config.epochs} epochs"
     started = time.perf_counter()
     for epoch in range(1, config.epochs + 1):
         epoch_start = time.perf_counter()
+        epoch_rate = config.learning_rate * scale
         total, count = 0.0, 0
         for batch in _epoch_batches(lengths, config.batch_size, rng):
+            if steps <= config.warmup_steps:
+                warm = min(1.0, (steps + 1) / config.warmup_steps) if config.warmup_steps else 1.0
+                optimizer.learning_rate.assign(config.learning_rate * scale * warm)
+            steps += 1
             inputs, positions, labels = _mask_batch(
                 windows[batch], model.mask_id, config.mask_prob, config.last_share, rng
             )
@@ -574,6 +580,9 @@ def fit_bert4rec(
                 best_weights = [w.copy() for w in model.get_weights()]
             else:
                 waited += 1
+                if config.decay_patience and waited % config.decay_patience == 0:
+                    scale *= config.decay_factor
+                    optimizer.learning_rate.assign(config.learning_rate * scale)
         record = EpochRecord(
             epoch=epoch,
             loss=total / max(count, 1),
@@ -586,7 +595,8 @@ def fit_bert4rec(
         shown = f"  val hr@10 {figures['hr@10']:.4f} ndcg@10 {figures['ndcg@10']:.4f}" if figures else ""
         log(
             f"epoch {epoch:>3}/{config.epochs}  masked-item loss {record.loss:.4f}{shown}  "
-            f"{record.sequences_per_s:,.0f} seq/s  {record.seconds:.1f} s  elapsed {elapsed / 60:.1f} min"
+            f"lr {epoch_rate:.2g}  {record.sequences_per_s:,.0f} seq/s  "
+            f"{record.seconds:.1f} s  elapsed {elapsed / 60:.1f} min"
             f"{'  *best*' if improved else ''}"
         )
         if validation is not None and waited >= config.patience:

@@ -16,7 +16,8 @@ already numbered 1..N, keep their ids.
 Leave-one-out (:func:`leave_one_out`): a user's last item is the test target, the
 second-to-last the validation target, the rest train. A held-out item needs at least one
 item before it, so a user with two items has a test case but no validation case, and a
-user with one item is training data only. Protocols (:func:`evaluation_set`):
+user with one item is training data only. Validation may be kept to a sample of users, the
+others then train on their second-to-last item too. Protocols (:func:`evaluation_set`):
 
 * ``pop100`` (BERT4Rec paper): the target among 100 negatives drawn without replacement
   with probability proportional to the item's count in the whole file, never one of the
@@ -168,13 +169,27 @@ def _held_out(users: list[int], histories: list[IntArray], targets: list[int]) -
     return HeldOut(np.asarray(users, dtype=np.int64), histories, np.asarray(targets, dtype=np.int64))
 
 
-def leave_one_out(data: SequenceData) -> LeaveOneOut:
+def leave_one_out(data: SequenceData, validation_users: int | None = None, seed: int = 0) -> LeaveOneOut:
     """Split every user: last item test, second-to-last validation, the rest train.
 
     The test history is everything before the test item (validation item included), the
     validation history the training items. Users with two items get no validation case
     (their training sequence is the first item); users with one item only train.
+
+    With ``validation_users`` only that many users (a seeded sample of those with a
+    validation case) keep their second-to-last item out of training for validation; the
+    others train on everything before their test item. The test items stay unseen either
+    way; this only lets training see more recent items (the original BERT4Rec code, which
+    has no validation, trains on every item but the test ones).
     """
+    eligible = [u for u, s in enumerate(data.sequences) if len(s) >= 3]
+    if validation_users is not None and validation_users < 1:
+        raise SequenceDataError(f"validation_users must be a positive count or None, got {validation_users}")
+    if validation_users is None or validation_users >= len(eligible):
+        validating = set(eligible)
+    else:
+        rng = np.random.default_rng(seed)
+        validating = set(rng.choice(np.asarray(eligible), size=validation_users, replace=False).tolist())
     train: list[IntArray] = []
     valid: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
     test: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
@@ -184,11 +199,13 @@ def leave_one_out(data: SequenceData) -> LeaveOneOut:
             test[0].append(user)
             test[1].append(sequence[:-1])
             test[2].append(int(sequence[-1]))
-        if n >= 3:
+        if user in validating:
             valid[0].append(user)
             valid[1].append(sequence[:-2])
             valid[2].append(int(sequence[-2]))
-        train.append(sequence[:-2] if n >= 3 else sequence[:1])
+            train.append(sequence[:-2])
+        else:
+            train.append(sequence[:-1] if n >= 2 else sequence)
     return LeaveOneOut(train, _held_out(*valid), _held_out(*test))
 
 

@@ -113,6 +113,21 @@ def test_leave_one_out_and_short_histories() -> None:
     assert [h.tolist() for h in split.test.histories] == [[1, 2, 3], [5]]
 
 
+def test_a_validation_sample_lets_the_other_users_train_on_their_second_to_last_item() -> None:
+    data = _data([[1, 2, 3, 4], [5, 6, 7], [8, 9], [10, 11, 12]], n_items=12)
+    split = leave_one_out(data, validation_users=1, seed=4)
+    (chosen,) = split.validation.users.tolist()
+    assert chosen in (0, 1, 3)  # the two-item user has no validation case to keep
+    for user, train in enumerate(split.train):
+        sequence = data.sequences[user]
+        assert train.tolist() == (sequence[:-2] if user == chosen else sequence[:-1]).tolist()
+    assert split.test.targets.tolist() == [4, 7, 9, 12]  # test items never train
+    assert leave_one_out(data, validation_users=1, seed=4).validation.users.tolist() == [chosen]
+    assert len(leave_one_out(data, validation_users=99).validation) == 3
+    with pytest.raises(SequenceDataError, match="validation_users"):
+        leave_one_out(data, validation_users=0)
+
+
 @pytest.mark.parametrize("protocol", ["pop100", "uniform99"])
 def test_sampled_negatives_never_hold_the_target_or_the_users_items(protocol: str) -> None:
     rng = np.random.default_rng(3)
