@@ -96,7 +96,7 @@ def first_users(data: SequenceData, count: int) -> SequenceData:
     return SequenceData([remap[s] for s in kept], data.users[:count], items, data.layout, data.path)
 
 
-def _sort_key(ids: set[str]) -> list[str]:
+def _ordered_ids(ids: set[str]) -> list[str]:
     if all(i.lstrip("-").isdigit() for i in ids):
         return sorted(ids, key=int)
     return sorted(ids)
@@ -113,6 +113,7 @@ def read_sequences(path: str | Path) -> SequenceData:
     if not source.is_file():
         raise SequenceDataError(f"sequence file {source} does not exist")
     rows: list[list[str]] = []
+    numbers: list[int] = []  # file line of each row, for messages
     with source.open(encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             fields = line.split()
@@ -121,6 +122,7 @@ def read_sequences(path: str | Path) -> SequenceData:
             if len(fields) < 2:
                 raise SequenceDataError(f"{source}:{number}: expected 'user item ...', got {line.strip()!r}")
             rows.append(fields)
+            numbers.append(number)
     if not rows:
         raise SequenceDataError(f"sequence file {source} holds no interactions")
     layout: Layout = "pairs" if all(len(r) == 2 for r in rows) else "user_per_line"
@@ -129,14 +131,14 @@ def read_sequences(path: str | Path) -> SequenceData:
         for user, item in rows:
             raw.setdefault(user, []).append(item)
     else:
-        for number, (user, *items) in enumerate(rows, start=1):
+        for number, (user, *items) in zip(numbers, rows, strict=True):
             if user in raw:
                 raise SequenceDataError(
-                    f"{source}: user {user!r} appears on two lines (again at data line {number}); "
+                    f"{source}:{number}: user {user!r} appears on two lines; "
                     "a one-user-a-line file needs each user once"
                 )
             raw[user] = items
-    item_ids = _sort_key({i for items in raw.values() for i in items})
+    item_ids = _ordered_ids({i for items in raw.values() for i in items})
     index = {item: position + 1 for position, item in enumerate(item_ids)}
     sequences = [
         np.fromiter((index[i] for i in items), dtype=np.int64, count=len(items)) for items in raw.values()

@@ -81,7 +81,11 @@ def test_single_item_lines_read_the_same_in_both_layouts(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(
     ("text", "message"),
-    [("1 2 3\n4\n", ":2: expected"), ("1 2 3\n1 4 5\n", "appears on two lines"), ("\n\n", "no interactions")],
+    [
+        ("1 2 3\n4\n", ":2: expected"),
+        ("1 2 3\n\n1 4 5\n", ":3: user '1' appears on two"),
+        ("\n\n", "no interactions"),
+    ],
 )
 def test_bad_files_say_what_and_where(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "bad.txt"
