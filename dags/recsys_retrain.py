@@ -29,8 +29,8 @@ Asset `recsys://models/fine_ranker`.
   champion on day D; `promote` promotes the best candidate only when its AUC is at least the
   champion's minus `RECSYS_PROMOTION_TOLERANCE`. Otherwise the champion stays.
 * **Roll back**: `recsys registry rollback --model coarse_ranker`.
-* **Params**: epochs, variants, history_days, negative_share, recall_epochs, sequence_days,
-  fine_epochs, fine_max_minutes; partition_date to pick the day.
+* **Params**: epochs, variants, history_days, negative_share, held_out_user_share, recall_epochs,
+  sequence_days, fine_epochs, fine_max_minutes; partition_date to pick the day.
 
 Code: `tasks/retrain.py`, `models/` (TensorFlow is imported only inside the training tasks).
 """
@@ -129,6 +129,14 @@ def _run(target: str, *args: Any, **kwargs: Any) -> Any:
             title="Negative share",
             description="Share of unclicked train impressions kept (1: all).",
         ),
+        "held_out_user_share": Param(
+            1.0,
+            type="number",
+            exclusiveMinimum=0,
+            maximum=1,
+            title="Held-out user share",
+            description="Share of users (by id hash) the valid and eval days keep (1: all).",
+        ),
     },
 )
 def recsys_retrain() -> None:
@@ -145,6 +153,7 @@ def recsys_retrain() -> None:
             "tasks.retrain:build_ranking_set",
             history_days=int(params["history_days"]),
             negative_share=float(params["negative_share"]),
+            held_out_user_share=float(params["held_out_user_share"]),
         )
 
     @task

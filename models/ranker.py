@@ -44,6 +44,11 @@ class Ranker:
         check_inputs(self.encoder.spec(), self.variant, arrays)  # a clear error naming the field, not Keras'
         return predict(self.model, make_dataset(arrays, None, batch_size, False, 0))
 
+    def score_arrays(self, arrays: dict[str, np.ndarray], batch_size: int = 8192) -> np.ndarray:
+        """Click probability of already encoded inputs (e.g. ``PairInputs.arrays``)."""
+        check_inputs(self.encoder.spec(), self.variant, arrays)
+        return predict(self.model, make_dataset(arrays, None, batch_size, False, 0))
+
     def evaluate(self, frame: pd.DataFrame) -> dict[str, float]:
         """AUC, logloss, calibration and per-user group AUC of the clicks in ``frame``."""
         probabilities = self.score(frame)

@@ -55,7 +55,9 @@ def day_is_ready(ctx: RunContext) -> bool:
     return not missing
 
 
-def build_ranking_set(ctx: RunContext, history_days: int = 7, negative_share: float = 1.0) -> dict[str, Any]:
+def build_ranking_set(
+    ctx: RunContext, history_days: int = 7, negative_share: float = 1.0, held_out_user_share: float = 1.0
+) -> dict[str, Any]:
     """Write the examples of ``history_days`` label days ending at the partition day.
 
     Raises:
@@ -67,6 +69,7 @@ def build_ranking_set(ctx: RunContext, history_days: int = 7, negative_share: fl
         ctx.partition_date,
         history_days,
         negative_share=negative_share,
+        held_out_user_share=held_out_user_share,
         seed=settings.sim_seed,
     )
     days = label_days(ctx.partition_date, history_days)
@@ -78,6 +81,7 @@ def build_ranking_set(ctx: RunContext, history_days: int = 7, negative_share: fl
             for name, r in splits.iterrows()
         },
         "negative_share": negative_share,
+        "held_out_user_share": held_out_user_share,
     }
     table = pa.Table.from_pandas(examples, preserve_index=False)
     path = lake.write_partition(settings.lake_root, TRAINING_SET, ctx.partition_date, table, meta)
@@ -181,6 +185,7 @@ def promote_best_ranker(ctx: RunContext, evaluation: dict[str, Any]) -> dict[str
         "champion": serving,
         "reason": decision.reason,
         "eval_day": ctx.ds,
+        "dt": ctx.ds,  # the day this champion was judged on: recsys_publish publishes from it
     }
 
 
@@ -257,6 +262,7 @@ def train_recall_model(ctx: RunContext, history_days: int = 7, epochs: int = 12)
     log.info("recall v%d: %s; champion is v%s", version.version, decision.reason, registry.champion(RECALL))
     return {
         "model": RECALL,
+        "dt": ctx.ds,
         "version": version.version,
         "promoted": decision.promote,
         "champion": registry.champion(RECALL),
@@ -357,6 +363,7 @@ def train_fine_ranker(
     log.info("fine ranker v%d on %s: %s; %s", version.version, ctx.ds, figures, decision.reason)
     return {
         "model": FINE_RANKER,
+        "dt": ctx.ds,
         "version": version.version,
         "promoted": decision.promote,
         "champion": registry.champion(FINE_RANKER),

@@ -82,3 +82,23 @@ def test_the_gate_passes_a_good_set_and_refuses_one_with_future_features(
 def test_a_missing_day_is_named(tiny_shop_lake: Path) -> None:
     with pytest.raises(PartitionMissingError, match="2026-10-31"):
         build_training_set(tiny_shop_lake / "lake", date(2026, 11, 2), 3)
+
+
+def test_sampling_keeps_every_click_and_whole_held_out_users(tiny_shop_lake: Path) -> None:
+    root = tiny_shop_lake / "lake"
+    full = build_training_set(root, LABEL_DAY, 4, seed=1)
+    sampled = build_training_set(root, LABEL_DAY, 4, negative_share=0.2, held_out_user_share=0.5, seed=1)
+    train, sampled_train = full[full["split"] == "train"], sampled[sampled["split"] == "train"]
+    assert sampled_train["label"].sum() == train["label"].sum()  # every click kept
+    kept_negatives = (sampled_train["label"] == 0).sum() / (train["label"] == 0).sum()
+    assert 0.1 < kept_negatives < 0.3
+    for split in ("valid", "eval"):
+        whole, part = full[full["split"] == split], sampled[sampled["split"] == split]
+        users = set(part["user_id"])
+        assert 0.3 < len(users) / whole["user_id"].nunique() < 0.7
+        # Whole users: every impression of a kept user, none of the others.
+        assert len(part) == whole["user_id"].isin(users).sum()
+    again = build_training_set(root, LABEL_DAY, 4, negative_share=0.2, held_out_user_share=0.5, seed=2)
+    assert set(again.loc[again["split"] == "eval", "user_id"]) == set(
+        sampled.loc[sampled["split"] == "eval", "user_id"]
+    )  # the same users whatever the seed: chosen by id
