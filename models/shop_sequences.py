@@ -20,7 +20,8 @@ from models.recall_data import engaged_events
 from models.sequences import HeldOut, SequenceData
 
 
-def _ordered(events: pd.DataFrame) -> pd.Series:
+def ordered_sequences(events: pd.DataFrame) -> pd.Series:
+    """Each user's engaged item ids in time order, an immediate repeat dropped (user_id -> list)."""
     events = events.sort_values(["user_id", "event_time"], kind="stable")
     same_user = events["user_id"] == events["user_id"].shift()
     repeat = same_user & (events["item_id"] == events["item_id"].shift())
@@ -35,7 +36,7 @@ def shop_sequences(lake_root: Path, last_day: date, days: int) -> SequenceData:
     Raises:
         PartitionMissingError: a day inside the range is missing from the lake.
     """
-    sequences = _ordered(engaged_events(lake_root, last_day - timedelta(days=days - 1), last_day))
+    sequences = ordered_sequences(engaged_events(lake_root, last_day - timedelta(days=days - 1), last_day))
     items = sorted({item for sequence in sequences for item in sequence})
     ids = {item: i + 1 for i, item in enumerate(items)}
     encoded = [np.asarray([ids[i] for i in sequence], dtype=np.int64) for sequence in sequences]
@@ -51,7 +52,7 @@ def next_day_held_out(lake_root: Path, day: date, data: SequenceData) -> HeldOut
     """
     engaged = engaged_events(lake_root, day, day)
     known = {item: i + 1 for i, item in enumerate(data.items)}
-    firsts = _ordered(engaged[engaged["item_id"].isin(known)])
+    firsts = ordered_sequences(engaged[engaged["item_id"].isin(known)])
     position = {user: p for p, user in enumerate(data.users)}
     rows, histories, targets = [], [], []
     for user, items in firsts.items():
