@@ -16,6 +16,7 @@ nothing here issues a multi-key command, so it works the same on Redis Cluster.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -90,26 +91,35 @@ class VersionedKeyspace:
         return version
 
     def count_keys(self, version: int) -> int:
-        """Keys of a version (its meta key excluded), counted with SCAN."""
+        """Distinct keys of a version (its meta key excluded), counted with SCAN.
+
+        SCAN may return a key twice while the server rehashes, so the keys go through a set.
+        """
         pattern = version_prefix(self.ns, version) + "*"
         meta = meta_key(self.ns, version).encode()
-        return sum(1 for key in self.client.scan_iter(match=pattern, count=5000) if key != meta)
+        return len(set(self.client.scan_iter(match=pattern, count=5000)) - {meta})
 
-    def switch(self, version: int, expected_keys: int) -> None:
+    def switch(self, version: int, expected_keys: int, *, counted: int | None = None) -> float:
         """Make ``version`` current in one SET, after checking it holds every key.
+
+        ``counted``: the keys the caller has just counted itself (skips a second SCAN of a
+        large version). Returns the seconds the pointer SET took.
 
         Raises:
             RuntimeError: the version holds fewer or more keys than were written.
         """
-        found = self.count_keys(version)
+        found = self.count_keys(version) if counted is None else counted
         if found != expected_keys:
             raise RuntimeError(
                 f"{self.ns} v{version} holds {found} keys, expected {expected_keys}: not switching; "
                 f"v{self.current()} keeps serving"
             )
         self.client.hset(meta_key(self.ns, version), mapping={"state": "complete", "keys": found})
+        started = time.perf_counter()
         self.client.set(current_key(self.ns), f"v{version}")
+        swap_s = time.perf_counter() - started
         log.info("%s: switched to v%d (%d keys)", self.ns, version, found)
+        return swap_s
 
     def rollback(self) -> int:
         """Switch back to the newest complete version older than the current one."""
@@ -143,10 +153,29 @@ class VersionedKeyspace:
             log.info("%s: pruned versions %s", self.ns, doomed)
         return doomed
 
+    def clear_abandoned(self) -> list[int]:
+        """Delete every version left ``writing`` (or half ``deleting``) that is not current.
+
+        That is the debris of a killed publish. Only safe while no other writer of this keyspace
+        runs: call it under the publish lock.
+        """
+        current = self.current()
+        unfinished = ("writing", "deleting")
+        doomed = [
+            v for v in self.versions() if v != current and (i := self.info(v)) and i.state in unfinished
+        ]
+        for version in doomed:
+            self._delete(version)
+        if doomed:
+            log.info("%s: deleted abandoned versions %s", self.ns, doomed)
+        return doomed
+
     def _delete(self, version: int) -> None:
         # One UNLINK per key (pipelined): keys of a version span cluster slots. UNLINK frees
         # the memory off the main thread. The meta key goes last, so a crash mid-way leaves
-        # a version that prune() still finds and finishes.
+        # a version that prune() still finds and finishes; it is marked "deleting" first so
+        # that rollback() never picks a half-deleted version.
+        self.client.hset(meta_key(self.ns, version), "state", "deleting")
         pipe = self.client.pipeline(transaction=False)
         meta = meta_key(self.ns, version).encode()
         for n, key in enumerate(
