@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+
+from tasks.context import run_step
 
 DOC_MD = """
 ### recsys_ingest
@@ -33,6 +35,9 @@ reads it:
 Formats: `docs/data-formats.md`; features: `docs/features.md`; code: `tasks/`.
 """
 
+# Announced once the day's features passed their gate and reached the online store; recsys_publish
+# listens. The event's extra names the day ({"dt": "YYYY-MM-DD"}).
+FEATURES = Asset(name="features", uri="recsys://lake/features")
 DEFAULT_ARGS = {
     "owner": "recsys-data",
     "retries": 3,
@@ -41,20 +46,6 @@ DEFAULT_ARGS = {
 # A gate re-reads the same partition, so waiting 30 minutes of retries only delays the red
 # task a person needs to see; one quick retry covers a transient failure (a full disk).
 GATE = {"retries": 1, "retry_delay": pendulum.duration(minutes=1)}
-
-
-def _run(target: str, *args: Any) -> Any:
-    """Import the step ``module:function`` and call it with this run's context.
-
-    The import happens here, inside the running task, so parsing this file stays light.
-    """
-    from importlib import import_module
-
-    from tasks.context import context_from_airflow
-
-    module, name = target.split(":")
-    step = getattr(import_module(module), name)
-    return step(context_from_airflow(get_current_context()), *args)
 
 
 @dag(
@@ -87,37 +78,39 @@ def recsys_ingest() -> None:
     @task
     def land_shop_export() -> dict[str, Any]:
         """Write the simulated shop's export for the day, or check the real one arrived."""
-        return _run("tasks.shop_export:land_shop_export")  # type: ignore[no-any-return]
+        return run_step("tasks.shop_export:land_shop_export")  # type: ignore[no-any-return]
 
     @task
     def ingest_catalog() -> dict[str, Any]:
         """Catalog snapshot → catalog/dt=… (+ quarantine)."""
-        return _run("tasks.ingest.catalog:ingest_catalog")  # type: ignore[no-any-return]
+        return run_step("tasks.ingest.catalog:ingest_catalog")  # type: ignore[no-any-return]
 
     @task
     def ingest_events() -> dict[str, Any]:
         """Behaviour events → events/dt=… (+ quarantine): deduplicated, inside the day, known items."""
-        return _run("tasks.ingest.events:ingest_events")  # type: ignore[no-any-return]
+        return run_step("tasks.ingest.events:ingest_events")  # type: ignore[no-any-return]
 
     @task
     def tag_catalog() -> dict[str, Any]:
         """Rule-based tags of every catalog item → item_tags/dt=…, with an HTML coverage report."""
-        return _run("tasks.tag:tag_catalog")  # type: ignore[no-any-return]
+        return run_step("tasks.tag:tag_catalog")  # type: ignore[no-any-return]
 
     @task
     def compute_features() -> dict[str, Any]:
         """1h…30d window features of users, items, categories, tags → features/<entity>/dt=…"""
-        return _run("tasks.features:compute_features")  # type: ignore[no-any-return]
+        return run_step("tasks.features:compute_features")  # type: ignore[no-any-return]
 
-    @task
+    @task(outlets=[FEATURES])
     def publish_online_features() -> dict[str, Any]:
         """The day's user and item features → Redis, as a new version switched atomically."""
-        return _run("tasks.features:publish_online_features")  # type: ignore[no-any-return]
+        outcome: dict[str, Any] = run_step("tasks.features:publish_online_features")
+        get_current_context()["outlet_events"][FEATURES].extra = {"dt": outcome["dt"]}
+        return outcome
 
     @task
     def validate(dataset: str) -> dict[str, Any]:
         """Gate: validate the day's partition of ``dataset`` with its expectations suite."""
-        return _run("tasks.validate:validate_partition", dataset)  # type: ignore[no-any-return]
+        return run_step("tasks.validate:validate_partition", dataset)  # type: ignore[no-any-return]
 
     @task
     def report_ingest(catalog: dict[str, Any], events: dict[str, Any]) -> str:

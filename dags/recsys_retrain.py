@@ -7,6 +7,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from tasks.context import run_step
+
 DOC_MD = """
 ### recsys_retrain
 
@@ -44,17 +46,6 @@ DEFAULT_ARGS = {
     "retry_delay": pendulum.duration(minutes=10),
 }
 GATE = {"retries": 1, "retry_delay": pendulum.duration(minutes=1)}
-
-
-def _run(target: str, *args: Any, **kwargs: Any) -> Any:
-    """Import the step ``module:function`` and call it with this run's context (parsing stays light)."""
-    from importlib import import_module
-
-    from tasks.context import context_from_airflow
-
-    module, name = target.split(":")
-    step = getattr(import_module(module), name)
-    return step(context_from_airflow(get_current_context()), *args, **kwargs)
 
 
 @dag(
@@ -143,13 +134,13 @@ def recsys_retrain() -> None:
     @task.sensor(poke_interval=300, timeout=6 * 3600, mode="reschedule")
     def wait_for_day() -> bool:
         """Wait until recsys_ingest has written the evaluation day and the features before it."""
-        return bool(_run("tasks.retrain:day_is_ready"))
+        return bool(run_step("tasks.retrain:day_is_ready"))
 
     @task
     def build_ranking_set() -> dict[str, Any]:
         """Labelled impressions with point-in-time features → training/ranking/dt=…"""
         params = get_current_context()["params"]
-        return _run(  # type: ignore[no-any-return]
+        return run_step(  # type: ignore[no-any-return]
             "tasks.retrain:build_ranking_set",
             history_days=int(params["history_days"]),
             negative_share=float(params["negative_share"]),
@@ -159,7 +150,7 @@ def recsys_retrain() -> None:
     @task
     def validate_ranking_set() -> dict[str, Any]:
         """Gate: the training set's expectations suite (schema, labels, no future features)."""
-        return _run("tasks.validate:validate_partition", "training/ranking")  # type: ignore[no-any-return]
+        return run_step("tasks.validate:validate_partition", "training/ranking")  # type: ignore[no-any-return]
 
     @task
     def variants() -> list[str]:
@@ -170,17 +161,17 @@ def recsys_retrain() -> None:
     def train_variant(variant: str) -> dict[str, Any]:
         """Train one DeepFM variant and register it as a signed candidate version."""
         epochs = int(get_current_context()["params"]["epochs"])
-        return _run("tasks.retrain:train_ranker_variant", variant, epochs=epochs)  # type: ignore[no-any-return]
+        return run_step("tasks.retrain:train_ranker_variant", variant, epochs=epochs)  # type: ignore[no-any-return]
 
     @task
     def evaluate(trained: list[dict[str, Any]]) -> dict[str, Any]:
         """Score every candidate and the champion on the evaluation day."""
-        return _run("tasks.retrain:evaluate_rankers", [t["version"] for t in trained])  # type: ignore[no-any-return]
+        return run_step("tasks.retrain:evaluate_rankers", [t["version"] for t in trained])  # type: ignore[no-any-return]
 
     @task(outlets=[COARSE_RANKER])
     def promote(evaluation: dict[str, Any]) -> dict[str, Any]:
         """Promote the best candidate if it is not worse than the champion; announce the champion."""
-        outcome: dict[str, Any] = _run("tasks.retrain:promote_best_ranker", evaluation)
+        outcome: dict[str, Any] = run_step("tasks.retrain:promote_best_ranker", evaluation)
         get_current_context()["outlet_events"][COARSE_RANKER].extra = outcome
         return outcome
 
@@ -188,7 +179,7 @@ def recsys_retrain() -> None:
     def train_recall() -> dict[str, Any]:
         """Two-tower recall model + the FAISS index of D's catalog: train, gate on D, register, promote."""
         params = get_current_context()["params"]
-        outcome: dict[str, Any] = _run(
+        outcome: dict[str, Any] = run_step(
             "tasks.retrain:train_recall_model",
             history_days=int(params["history_days"]),
             epochs=int(params["recall_epochs"]),
@@ -200,7 +191,7 @@ def recsys_retrain() -> None:
     def train_fine_ranker() -> dict[str, Any]:
         """BERT4Rec on the users' engaged sequences: train, gate on D against the champion, register."""
         params = get_current_context()["params"]
-        outcome: dict[str, Any] = _run(
+        outcome: dict[str, Any] = run_step(
             "tasks.retrain:train_fine_ranker",
             history_days=int(params["sequence_days"]),
             epochs=int(params["fine_epochs"]),

@@ -277,3 +277,34 @@ def ranking_set_frames(settings: Settings, dt: date) -> Frames:
 
 
 register(DatasetCheck("training/ranking", "training_ranking", ranking_set_frames))
+
+
+def recommendations_frames(settings: Settings, dt: date) -> Frames:
+    """``recommendations/users/shard=*/dt``: every shard's lists, with catalog and coverage facts."""
+    from tasks.publish import active_catalog, active_users, shard_dataset
+
+    root, shards = settings.lake_root, settings.candidates_shards
+    present = [s for s in range(shards) if lake.has_partition(root, shard_dataset(s), dt)]
+    tables = [lake.read_partition(root, shard_dataset(s), dt) for s in present]
+    rows = validation_frame(pa.concat_tables(tables)) if tables else pd.DataFrame(columns=["user_id"])
+    active_items = set(active_catalog(root, dt)["item_id"])
+    users = active_users(settings, dt)
+    values: dict[str, Any] = {"missing_shards": shards - len(present), "rows": len(rows)}
+    if len(rows) and {"item_id", "score", "rank", "variant"} <= set(rows.columns):
+        lengths = rows.groupby(["variant", "user_id"]).size()
+        highest = rows.groupby(["variant", "user_id"])["rank"].max()
+        values["non_finite_scores"] = int((~np.isfinite(rows["score"].to_numpy(dtype=np.float64))).sum())
+        values["items_not_active"] = int((~rows["item_id"].isin(active_items)).sum())
+        values["shortest_list"] = int(lengths.min())
+        values["ranks_with_gaps"] = int((highest != lengths).sum())
+        values["active_user_coverage"] = float(users.isin(rows["user_id"]).mean()) if len(users) else 1.0
+    parameters = {
+        "top_n": settings.candidates_top_n,
+        "min_list_length": min(settings.candidates_top_n, len(active_items)),
+        "min_user_coverage": 0.99,
+    }
+    notes = {"items_not_active": "a recommended item is missing or unavailable in the day's catalog"}
+    return Frames(rows, _one_row(values), parameters, notes)
+
+
+register(DatasetCheck("recommendations/users", "recommendations", recommendations_frames))

@@ -129,6 +129,19 @@ def main(argv: list[str] | None = None) -> int:
         sub.add_argument("--model", required=True, help="model name, e.g. deepfm")
         if name in ("show", "verify"):
             sub.add_argument("--version", type=int, default=None, help="version number N (of vN)")
+    published = commands.add_parser("recommendations", help="published recommendation versions in Redis")
+    published_commands = published.add_subparsers(dest="recommendations_command", required=True)
+    published_commands.add_parser("status", help="the serving version and the versions kept for rollback")
+    published_commands.add_parser("rollback", help="serve the previous complete version (one SET)")
+    shown = published_commands.add_parser(
+        "show", help="what the serving version holds for a user, item or segment"
+    )
+    which = shown.add_mutually_exclusive_group(required=True)
+    which.add_argument("--user", help="a user's list")
+    which.add_argument("--similar", metavar="ITEM", help="an item's similar items")
+    which.add_argument("--segment", help="a segment list: global, trending, new_arrivals, category:<c>, ...")
+    shown.add_argument("--variant", default="champion", help="published variant of a user's list")
+    shown.add_argument("--k", type=int, default=10, help="how many entries")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -139,10 +152,71 @@ def main(argv: list[str] | None = None) -> int:
             print(listing(load_settings().lake_root, args.dataset, args.date, args.limit))
         elif args.command == "registry":
             return _registry_command(args)
+        elif args.command == "recommendations" and args.recommendations_command == "show":
+            print(recommendations_show(args.user, args.similar, args.segment, args.variant, args.k))
+        elif args.command == "recommendations":
+            print(recommendations_command(args.recommendations_command))
     except RecsysError as exc:
         print(f"recsys: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+def recommendations_command(command: str) -> str:
+    """``status``: the serving version and every kept one; ``rollback``: switch to the previous one."""
+    from feature_store.recommendations import NAMESPACE, rollback
+    from feature_store.versioned import VersionedKeyspace
+    from tasks.connections import redis_client
+
+    client = redis_client(load_settings())
+    keyspace = VersionedKeyspace(client, NAMESPACE)
+    if command == "rollback":
+        was = keyspace.current()
+        try:
+            now = rollback(client)
+        except RuntimeError as exc:
+            raise RecsysError(str(exc)) from exc
+        return f"rec:current is now v{now} (was v{was})"
+    current = keyspace.current()
+    lines = [f"rec:current -> {'nothing published' if current is None else f'v{current}'}"]
+    for version in keyspace.versions():
+        info = keyspace.info(version)
+        if info is not None:
+            mark = "*" if version == current else " "
+            lines.append(f"{mark} v{version}  {info.state:<9} dt={info.dt}  keys={info.keys:,}")
+    return "\n".join(lines)
+
+
+def recommendations_show(
+    user: str | None, similar: str | None, segment: str | None, variant: str, k: int
+) -> str:
+    """One list of the serving version, as the lookup service reads it."""
+    from feature_store.recommendations import RecommendationReader
+    from tasks.connections import redis_client
+
+    reader = RecommendationReader(redis_client(load_settings()), pointer_ttl_s=0.0)
+    version = reader.current_version()
+    if version is None:
+        raise RecsysError("nothing is published yet (rec:current is not set): run recsys_publish")
+    if user is not None:
+        found = reader.user(variant, user)
+        if found is None:
+            return (
+                f"rec:v{version}: no {variant!r} list for user {user!r} (the service would answer cold start)"
+            )
+        lines = [f"rec:v{version} user {user} ({variant}):"]
+        lines += [
+            f"  {n:>3}. {r.item_id:<12} {r.score:8.3f}  {r.channel:<12} {r.stage}"
+            for n, r in enumerate(found[:k], 1)
+        ]
+        return "\n".join(lines)
+    name = f"similar to {similar}" if similar is not None else f"segment {segment}"
+    pairs = reader.similar(similar, k) if similar is not None else reader.segment(str(segment), k)
+    if not pairs:
+        return f"rec:v{version}: no list {name}"
+    return "\n".join(
+        [f"rec:v{version} {name}:", *(f"  {n:>3}. {i:<12} {s:8.3f}" for n, (i, s) in enumerate(pairs, 1))]
+    )
 
 
 def _registry_command(args: argparse.Namespace) -> int:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from datetime import date
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -140,6 +140,102 @@ class Settings(BaseSettings):
         gt=0,
         le=1,
         description="A build fails when its recall@100 against exact search is lower.",
+    )
+
+    # Candidate generation (models/candidates.py): recall channels → DeepFM → BERT4Rec → rules → top N.
+    candidates_recall_size: int = Field(
+        default=150, ge=1, description="Candidates per user after merging the recall channels."
+    )
+    candidates_coarse_size: int = Field(
+        default=120, ge=1, description="Candidates the coarse ranker (DeepFM) keeps for the fine ranker."
+    )
+    candidates_top_n: int = Field(default=100, ge=1, description="Recommendations published per user.")
+    candidates_active_days: int = Field(
+        default=30, ge=1, le=30, description="A user with an event in this many days before D is active."
+    )
+    candidates_exclude_seen_days: int = Field(
+        default=0,
+        ge=0,
+        le=30,
+        description="Leave out items the user viewed or clicked in this many days (0: keep them; "
+        "purchased items are always left out).",
+    )
+    candidates_max_per_category: int = Field(
+        default=40, ge=1, description="Most items of one category in a published list (diversity)."
+    )
+    candidates_price_band: float = Field(
+        default=3.0,
+        gt=1,
+        description="Items priced beyond this factor of the user's median engaged price (either way) "
+        "rank after the items that fit.",
+    )
+    candidates_shards: int = Field(
+        default=4, ge=1, le=256, description="User shards of candidate generation (mapped tasks)."
+    )
+
+    # Publication (feature_store/recommendations.py): versioned keyspace rec:v<N>:...
+    publish_keep_versions: int = Field(
+        default=3, ge=1, description="Complete recommendation versions kept in Redis for rollback."
+    )
+    publish_batch_size: int = Field(default=2000, ge=1, description="Commands per pipelined batch.")
+    publish_verify_sample: int = Field(
+        default=500, ge=0, description="Keys read back and compared with the source before the switch."
+    )
+
+    # Lookup service (feature_store/service/, docs/service.md): HTTP API over the published lists.
+    service_host: str = Field(default="127.0.0.1", description="Address the lookup service listens on.")
+    service_port: int = Field(default=8000, ge=1, le=65535, description="Port of the lookup service.")
+    service_workers: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    service_pointer_ttl_s: float = Field(
+        default=1.0, ge=0, description="Seconds a worker caches rec:current before reading it again."
+    )
+    service_redis_timeout_s: float = Field(
+        default=0.25, gt=0, description="Connect and read timeout of one Redis call from the service."
+    )
+    service_breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive Redis failures that open the circuit breaker."
+    )
+    service_breaker_open_s: float = Field(
+        default=300.0, gt=0, description="Seconds the breaker stays open before a half-open probe."
+    )
+    service_default_k: int = Field(default=20, ge=1, description="Items returned when a request names no k.")
+    service_max_k: int = Field(default=100, ge=1, description="Largest k a request may ask for.")
+    service_audit_sample_rate: float = Field(
+        default=0.01, ge=0, le=1, description="Share of served responses written to the audit log."
+    )
+    service_user_hash_key: SecretStr | None = Field(
+        default=None,
+        description="HMAC key hashing user ids in logs and audit records; required in production, "
+        "a fixed development key is used otherwise.",
+    )
+    service_bandit_policy: Literal["ucb1", "epsilon_greedy"] = Field(
+        default="ucb1", description="Cold-start policy: UCB1, or contextual epsilon-greedy."
+    )
+    service_bandit_epsilon: float = Field(
+        default=0.1, ge=0, le=1, description="Exploration share of the epsilon-greedy policy."
+    )
+    service_bandit_half_life_hours: float = Field(
+        default=24.0, gt=0, description="Bandit rewards and pulls lose half their weight in this time."
+    )
+    service_bandit_refresh_s: float = Field(
+        default=1.0, ge=0, description="Seconds a worker caches the bandit's statistics."
+    )
+    service_feedback_maxlen: int = Field(
+        default=1_000_000, ge=1, description="Approximate length cap of the feedback:events stream."
+    )
+    service_experiments: list[dict[str, Any]] = Field(
+        default=[
+            {
+                "name": "deepfm_tags",
+                "salt": "deepfm-tags-2026-11",
+                "variants": [
+                    {"name": "baseline", "share": 0.5, "reads": "champion"},
+                    {"name": "tags", "share": 0.5, "reads": "champion"},
+                ],
+            }
+        ],
+        description="A/B experiments (JSON): name, salt, variants with share and the published "
+        "variant each reads; the first experiment chooses the list (docs/service.md).",
     )
 
     def model_post_init(self, context: object, /) -> None:

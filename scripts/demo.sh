@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make demo: run the real recsys_ingest DAG over a few days of the simulated shop, then
-# recsys_retrain on the last of them (both DeepFM variants, the signed registry, the gate).
+# recsys_retrain on the last of them (both DeepFM variants, the signed registry, the gate), then
+# recsys_publish (candidates through every stage, the recommendations gate, Redis) and a few reads.
 # Called by the Makefile with the venv on PATH and AIRFLOW_HOME set to .airflow/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,30 @@ if [ "$DEMO_RETRAIN" = "1" ] && [ "$DEMO_DAYS" -ge 4 ]; then
   echo
   echo "==> The model registry"
   for model in coarse_ranker recall fine_ranker; do recsys registry list --model "$model"; done
+
+  log="$AIRFLOW_HOME/demo-recsys_publish-$last.log"
+  echo
+  echo "==> recsys_publish for $last: recall channels -> DeepFM -> BERT4Rec -> rules -> gate -> Redis   (log: $log)"
+  echo "--> airflow dags test recsys_publish $(date -u -d "$last + 1 day" +%F) -c '{\"partition_date\": \"$last\"}'"
+  started=$(date +%s)
+  if ! airflow dags test recsys_publish "$(date -u -d "$last + 1 day" +%F)" -c "{\"partition_date\": \"$last\"}" > "$log" 2>&1; then
+    tail -60 "$log"; echo "recsys_publish failed for $last (full log: $log)"; exit 1
+  fi
+  grep -E "\[DAG TEST\] end task|prepared the publish|shard [0-9]+ of|validation recommendations|published .* as rec:v|smoke check" "$log" \
+    | sed -E 's/^.*\[(info|warning) *\] //; s/ \[[a-z_.]+\] loc=.*$//; s/^/    /' | cut -c1-220 || true
+  grep -q "end task task_id=smoke_check" "$log" || { tail -60 "$log"; echo "recsys_publish did not finish for $last"; exit 1; }
+  echo "    done in $(( $(date +%s) - started )) s"
+  echo
+  echo "==> What Redis serves now"
+  recsys recommendations status
+  user=$(python -c "from datetime import date; from recsys.settings import load_settings; from tasks.publish import read_recommendations; print(read_recommendations(load_settings(), date.fromisoformat('$last'))['user_id'].iloc[0])")
+  item=$(python -c "from datetime import date; from recsys.settings import load_settings; from tasks.publish import read_recommendations; print(read_recommendations(load_settings(), date.fromisoformat('$last'))['item_id'].iloc[0])")
+  echo "--> recsys recommendations show --user $user"
+  recsys recommendations show --user "$user"
+  echo "--> recsys recommendations show --similar $item --k 5"
+  recsys recommendations show --similar "$item" --k 5
+  echo "--> recsys recommendations show --segment trending --k 5"
+  recsys recommendations show --segment trending --k 5
 fi
 
 echo

@@ -44,13 +44,47 @@ def context_from_airflow(airflow_context: Mapping[str, Any]) -> RunContext:
     """
     params = airflow_context.get("params") or {}
     chosen = params.get("partition_date") or ""
+    announced = _announced_day(airflow_context)
     if chosen:
-        partition = date.fromisoformat(str(chosen))
+        partition, how = date.fromisoformat(str(chosen)), "from the partition_date param"
+    elif announced is not None:
+        partition, how = announced, "from the triggering asset events"
+    elif airflow_context.get("data_interval_start") is not None:
+        partition, how = airflow_context["data_interval_start"].date(), "from the data interval start"
     else:
-        partition = airflow_context["data_interval_start"].date()
+        raise ValueError(
+            "no partition day: this run has no partition_date param, no data interval and no "
+            "triggering asset event with a 'dt' extra; trigger it with partition_date=YYYY-MM-DD"
+        )
     overrides: dict[str, Any] = {}
     if params.get("scale"):
         overrides["sim_scale"] = params["scale"]
-    how = "from the partition_date param" if chosen else "from the data interval start"
     log.info("partition %s (%s)", partition.isoformat(), how)
     return RunContext(partition, load_settings(**overrides))
+
+
+def _announced_day(airflow_context: Mapping[str, Any]) -> date | None:
+    """The latest ``dt`` extra among the asset events that triggered this run, if any.
+
+    An asset-triggered run has no data interval; the producing task names its day instead.
+    """
+    events = airflow_context.get("triggering_asset_events") or {}
+    days = [
+        date.fromisoformat(str(event.extra["dt"]))
+        for per_asset in events.values()
+        for event in per_asset
+        if isinstance(getattr(event, "extra", None), Mapping) and event.extra.get("dt")
+    ]
+    return max(days) if days else None
+
+
+def run_step(target: str, *args: Any, **kwargs: Any) -> Any:
+    """Inside a running Airflow task: import the step ``module:function`` and call it with the
+    task's run context. DAG files call this, so parsing them imports no step's dependencies."""
+    from importlib import import_module
+
+    from airflow.sdk import get_current_context
+
+    module, name = target.split(":")
+    step = getattr(import_module(module), name)
+    return step(context_from_airflow(get_current_context()), *args, **kwargs)

@@ -19,6 +19,15 @@ HEAVY = ("tensorflow", "keras", "pandas", "faiss", "pyarrow", "great_expectation
 touched: list[str] = []
 
 
+def _asset_uris(condition: object) -> list[str]:
+    """The URIs of every asset in an asset condition (nested all/any included)."""
+    if condition is None:
+        return []
+    if hasattr(condition, "uri"):
+        return [str(condition.uri)]
+    return [uri for part in getattr(condition, "objects", []) for uri in _asset_uris(part)]
+
+
 def _refuse(what: str) -> Any:
     def refuse(*args: object, **kwargs: object) -> Any:
         touched.append(what)
@@ -51,6 +60,8 @@ def main(path: str) -> None:
             "tasks": sorted(t.task_id for t in dag.tasks),
             "timetable": type(dag.timetable).__name__,
             "params": {k: (v.description or "") for k, v in dag.params.items()},
+            "listens_to": sorted(_asset_uris(getattr(dag.timetable, "asset_condition", None))),
+            "outlets": {t.task_id: sorted(o.uri for o in t.outlets) for t in dag.tasks if t.outlets},
         }
         for dag_id, dag in bag.dags.items()
     }

@@ -16,7 +16,11 @@ from tests.support import DAGS_FOLDER, ROOT
 
 DAG_FILES = sorted(DAGS_FOLDER.glob("*.py"))
 PROBE = Path(__file__).with_name("parse_probe.py")
-EXPECTED_DAGS = {"recsys_ingest.py": {"recsys_ingest"}, "recsys_retrain.py": {"recsys_retrain"}}
+EXPECTED_DAGS = {
+    "recsys_ingest.py": {"recsys_ingest"},
+    "recsys_retrain.py": {"recsys_retrain"},
+    "recsys_publish.py": {"recsys_publish"},
+}
 
 
 @cache
@@ -104,3 +108,28 @@ def test_retrain_is_nightly_and_trains_variants_in_parallel() -> None:
     assert {"epochs", "variants", "history_days", "negative_share", "recall_epochs", "partition_date"} <= set(
         dag["params"]
     )
+
+
+def test_publish_listens_to_assets_the_other_dags_announce() -> None:
+    dag = parse(DAGS_FOLDER / "recsys_publish.py")["dags"]["recsys_publish"]
+    assert dag["timetable"] == "AssetTriggeredTimetable"
+    assert dag["tasks"] == sorted(
+        ["prepare", "shards", "generate_shard", "validate_recommendations", "publish", "smoke_check"]
+    )
+    announced = {
+        uri
+        for name in ("recsys_ingest.py", "recsys_retrain.py")
+        for info in parse(DAGS_FOLDER / name)["dags"].values()
+        for uris in info["outlets"].values()
+        for uri in uris
+    }
+    assert dag["listens_to"] == sorted(
+        [
+            "recsys://lake/features",
+            "recsys://models/coarse_ranker",
+            "recsys://models/recall",
+            "recsys://models/fine_ranker",
+        ]
+    )
+    assert set(dag["listens_to"]) <= announced  # nothing it waits for is never announced
+    assert dag["outlets"] == {"smoke_check": ["recsys://serving/recommendations"]}

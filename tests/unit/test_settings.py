@@ -40,6 +40,12 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
     assert settings.index_exact_max_items == 200_000
     assert settings.index_kind == "ivf"
     assert settings.index_min_recall == 0.95
+    assert (settings.candidates_recall_size, settings.candidates_coarse_size, settings.candidates_top_n) == (
+        150,
+        120,
+        100,
+    )
+    assert settings.candidates_shards == 4 and settings.publish_keep_versions == 3
 
 
 # Every field, the text put in its variable, and the value it must become.
@@ -70,6 +76,38 @@ BINDINGS = [
     ("index_exact_max_items", "1000", 1000),
     ("index_kind", "hnsw", "hnsw"),
     ("index_min_recall", "0.9", 0.9),
+    ("candidates_recall_size", "500", 500),
+    ("candidates_coarse_size", "150", 150),
+    ("candidates_top_n", "50", 50),
+    ("candidates_active_days", "7", 7),
+    ("candidates_exclude_seen_days", "2", 2),
+    ("candidates_max_per_category", "10", 10),
+    ("candidates_price_band", "2.5", 2.5),
+    ("candidates_shards", "8", 8),
+    ("publish_keep_versions", "5", 5),
+    ("publish_batch_size", "500", 500),
+    ("publish_verify_sample", "0", 0),
+    ("service_host", "0.0.0.0", "0.0.0.0"),
+    ("service_port", "8080", 8080),
+    ("service_workers", "4", 4),
+    ("service_pointer_ttl_s", "0.5", 0.5),
+    ("service_redis_timeout_s", "0.1", 0.1),
+    ("service_breaker_failures", "3", 3),
+    ("service_breaker_open_s", "2.5", 2.5),
+    ("service_default_k", "10", 10),
+    ("service_max_k", "50", 50),
+    ("service_audit_sample_rate", "0.5", 0.5),
+    ("service_user_hash_key", "pepper", SecretStr("pepper")),
+    ("service_bandit_policy", "epsilon_greedy", "epsilon_greedy"),
+    ("service_bandit_epsilon", "0.2", 0.2),
+    ("service_bandit_half_life_hours", "6", 6.0),
+    ("service_bandit_refresh_s", "0.5", 0.5),
+    ("service_feedback_maxlen", "1000", 1000),
+    (
+        "service_experiments",
+        '[{"name": "x", "salt": "s", "variants": [{"name": "a", "share": 1}]}]',
+        [{"name": "x", "salt": "s", "variants": [{"name": "a", "share": 1}]}],
+    ),
 ]
 
 
