@@ -1,4 +1,4 @@
-# One entry point for people and CI: `make demo`, `make test`, `make lint`, `make bench`.
+# One entry point for people and CI: `make demo`, `make test`, `make lint`, `make bench`, `make serve`.
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
@@ -10,7 +10,7 @@ export AIRFLOW_HOME := $(abspath .airflow)
 export AIRFLOW__CORE__DAGS_FOLDER := $(abspath dags)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test lint format bench clean
+.PHONY: install demo test lint format bench serve clean
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the pinned dependencies (about a minute)"
@@ -42,6 +42,13 @@ format: install
 
 bench: install
 	$(BIN)/python -m bench.ingest --scale medium
+
+# The lookup service (docs/service.md) under uvicorn; RECSYS_SERVICE_WORKERS and
+# RECSYS_SERVICE_PORT (and every other RECSYS_SERVICE_* setting) come from the environment,
+# e.g. `make serve RECSYS_SERVICE_WORKERS=4 RECSYS_SERVICE_PORT=8080`.
+serve: install
+	@bash scripts/ensure_redis.sh
+	$(BIN)/python -m feature_store.service
 
 clean:
 	rm -rf data .airflow .redis .pytest_cache .mypy_cache .ruff_cache

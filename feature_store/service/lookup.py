@@ -1,0 +1,330 @@
+"""The lookup service's logic, free of HTTP: recommendations, similar items, feedback, readiness.
+
+A recommendation request costs one Redis round trip: one pipeline GETs the user's list of
+the variant's published list (and champion's when the variant reads another one), the
+context's segment when the request names one, and, at most once a second, the bandit's
+statistics. Item names, popular lists and new arrivals come from the worker's snapshot of
+the version. The version pointer is re-read every ``service_pointer_ttl_s``.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from feature_store.recommendations import (
+    CHANNELS,
+    STAGES,
+    RecommendationFormatError,
+    decode_item_list,
+    decode_user_list,
+    segment_key,
+    similar_key,
+    user_key,
+)
+from feature_store.service.bandit import STRATEGIES, ColdStartBandit, stats_key
+from feature_store.service.errors import InvalidRequestError, ServiceUnavailableError, UnknownItemError
+from feature_store.service.experiments import CHAMPION, Assignment, Experiments
+from feature_store.service.feedback import FeedbackSink, RequestToken, feedback_entry, parse_request_id
+from feature_store.service.metrics import ServiceMetrics
+from feature_store.service.privacy import AuditLog, UserHasher
+from feature_store.service.schemas import (
+    FeedbackIn,
+    FeedbackOut,
+    Item,
+    Ready,
+    Recommendations,
+    Similar,
+    Source,
+)
+from feature_store.service.snapshot import Scored, Snapshot, top_up
+from feature_store.service.store import NotPublishedError, OnlineStore, StoreUnavailableError
+
+log = logging.getLogger(__name__)
+
+
+def _items(scored: list[Scored]) -> list[Item]:
+    return [Item(item_id=s.item_id, score=s.score, channel=s.channel, stage=s.stage) for s in scored]
+
+
+@dataclass(frozen=True)
+class _Served:
+    source: Source
+    items: list[Scored]
+    reads: str | None = None
+    variant_fallback: bool = False
+    strategy: str | None = None
+    fallback_reason: str | None = None
+
+
+class LookupService:
+    """Everything a request needs, wired once per worker by ``create_app``."""
+
+    def __init__(
+        self,
+        store: OnlineStore,
+        experiments: Experiments,
+        bandit: ColdStartBandit,
+        sink: FeedbackSink,
+        metrics: ServiceMetrics,
+        hasher: UserHasher,
+        audit: AuditLog,
+    ) -> None:
+        self.store = store
+        self.experiments = experiments
+        self.bandit = bandit
+        self.sink = sink
+        self.metrics = metrics
+        self.hasher = hasher
+        self.audit = audit
+        self._rng = random.Random()
+
+    # -- recommendations --------------------------------------------------------------
+
+    async def recommend(self, user_id: str, k: int, context: str | None) -> Recommendations:
+        """A user's top ``k``: published list, else cold start, else (Redis away) the snapshot."""
+        started = time.perf_counter()
+        assignment = self.experiments.assign(user_id)
+        nonce = self._rng.getrandbits(64)
+        try:
+            snapshot = await self._current()
+            served = await self._read(snapshot, assignment, user_id, k, context)
+        except StoreUnavailableError as exc:
+            snapshot = self._snapshot_or_unavailable(exc.reason)
+            served = self._fallback(snapshot, k, exc.reason, "recommendations")
+        except RecommendationFormatError as exc:
+            # A corrupt value is a publishing bug: answer, but loudly (no raw user id in the log).
+            log.error(
+                "rec: bad value for user %s: %s", self.hasher(user_id), str(exc).replace(user_id, "<user>")
+            )
+            snapshot = self._snapshot_or_unavailable("bad_value")
+            served = self._fallback(snapshot, k, "bad_value", "recommendations")
+        # The request id carries what feedback needs: the strategy of a cold start, else the source.
+        source = (served.strategy or "global") if served.source == "cold_start" else served.source
+        request_id = RequestToken(nonce, snapshot.version, source, context).encode()
+        for name, variant in assignment.experiments.items():
+            self.metrics.served.labels(name, variant, served.source).inc()
+        answer = Recommendations(
+            request_id=request_id,
+            user_id=user_id,
+            experiment=assignment.experiment,
+            variant=assignment.variant,
+            experiments=assignment.experiments,
+            reads=served.reads,
+            variant_fallback=served.variant_fallback,
+            source=served.source,
+            strategy=served.strategy,
+            context=context,
+            fallback=served.source == "fallback",
+            fallback_reason=served.fallback_reason,
+            version=snapshot.version,
+            items=_items(served.items),
+        )
+        self._audit(nonce, answer, started)
+        return answer
+
+    async def _current(self) -> Snapshot:
+        try:
+            return await self.store.current()
+        except NotPublishedError as exc:
+            raise ServiceUnavailableError(f"{exc}; publish recommendations first (recsys_publish)") from exc
+
+    def _snapshot_or_unavailable(self, reason: str) -> Snapshot:
+        if self.store.snapshot is None:
+            raise ServiceUnavailableError(
+                f"Redis cannot answer ({reason}) and no snapshot was loaded since this worker started"
+            )
+        return self.store.snapshot
+
+    def _fallback(self, snapshot: Snapshot, k: int, reason: str, route: str, exclude: str = "") -> _Served:
+        self.metrics.fallbacks.labels(route, reason).inc()
+        return _Served(
+            "fallback", snapshot.popular(k, exclude=(exclude,) if exclude else ()), fallback_reason=reason
+        )
+
+    async def _read(
+        self, snapshot: Snapshot, assignment: Assignment, user_id: str, k: int, context: str | None
+    ) -> _Served:
+        version = snapshot.version
+        pipe = self.store.client.pipeline(transaction=False)
+        pipe.get(user_key(version, assignment.reads, user_id))
+        also_champion = assignment.reads != CHAMPION
+        if also_champion:
+            pipe.get(user_key(version, CHAMPION, user_id))
+        if context:
+            pipe.get(segment_key(version, context))
+        bucket = self.bandit.bucket(context)
+        refresh = self.bandit.stale(bucket)
+        if refresh:
+            pipe.hgetall(stats_key(bucket))
+        replies: Iterator[Any] = iter(await self.store.execute(pipe))
+        own = next(replies)
+        champion = next(replies) if also_champion else None
+        context_value = next(replies) if context else None
+        if refresh:
+            self.bandit.absorb(bucket, next(replies))
+        if context and context.startswith("category:") and context_value is None:
+            raise InvalidRequestError(
+                "context",
+                f"unknown category {context[9:]!r}: the serving version v{version} has none",
+                context,
+            )
+        if own is not None:
+            return _Served(
+                "personal",
+                self._personal(snapshot, own, k, user_key(version, assignment.reads, "<user>")),
+                assignment.reads,
+            )
+        if champion is not None:
+            self.metrics.variant_fallbacks.labels(assignment.reads).inc()
+            items = self._personal(snapshot, champion, k, user_key(version, CHAMPION, "<user>"))
+            return _Served("personal", items, CHAMPION, variant_fallback=True)
+        return self._cold_start(snapshot, k, context, context_value)
+
+    def _personal(self, snapshot: Snapshot, value: bytes, k: int, where: str) -> list[Scored]:
+        lst = decode_user_list(value)
+        names = snapshot.names(lst.items[:k].tolist(), where)
+        scored = [
+            Scored(item, score, CHANNELS[c], STAGES[s])
+            for item, score, c, s in zip(
+                names,
+                lst.scores[:k].tolist(),
+                lst.channels[:k].tolist(),
+                lst.stages[:k].tolist(),
+                strict=True,
+            )
+        ]
+        return top_up(scored, k, snapshot)  # a short published list is filled from the popular ones
+
+    def _cold_start(
+        self, snapshot: Snapshot, k: int, context: str | None, context_value: bytes | None
+    ) -> _Served:
+        lists = dict(snapshot.segments)
+        if context:
+            lists["context"] = snapshot.segment_items(context, context_value)
+        arms = [a for a in STRATEGIES if lists.get(a)]
+        if not arms:  # an empty catalog: nothing to recommend
+            return _Served("cold_start", [], strategy="global")
+        strategy = self.bandit.choose(arms, context)
+        self.metrics.cold_starts.labels(strategy).inc()
+        return _Served("cold_start", top_up(lists[strategy], k, snapshot), strategy=strategy)
+
+    def _audit(self, nonce: int, answer: Recommendations, started: float) -> None:
+        if not self.audit.sampled(nonce):
+            return
+        self.audit.write(
+            nonce,
+            {
+                "request_id": answer.request_id,
+                "user": self.hasher(answer.user_id),  # never the raw id
+                "experiments": answer.experiments,
+                "reads": answer.reads,
+                "variant_fallback": answer.variant_fallback,
+                "source": answer.source,
+                "strategy": answer.strategy,
+                "context": answer.context,
+                "fallback_reason": answer.fallback_reason,
+                "version": answer.version,
+                "items": [i.item_id for i in answer.items],
+                "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            },
+        )
+
+    # -- similar items ----------------------------------------------------------------
+
+    async def similar(self, item_id: str, k: int) -> Similar:
+        """Up to ``k`` items similar to ``item_id``; popular items while Redis is away."""
+        nonce = self._rng.getrandbits(64)
+        try:
+            snapshot = await self._current()
+            items = await self._similar(snapshot, item_id, k)
+            reason = None
+        except StoreUnavailableError as exc:
+            reason = exc.reason
+        except RecommendationFormatError as exc:
+            log.error("rec: bad similar-items value: %s", exc)
+            reason = "bad_value"
+        if reason is not None:
+            snapshot = self._snapshot_or_unavailable(reason)
+            items = self._fallback(snapshot, k, reason, "similar", exclude=item_id).items
+        return Similar(
+            request_id=RequestToken(nonce, snapshot.version, "fallback" if reason else "similar").encode(),
+            item_id=item_id,
+            version=snapshot.version,
+            fallback=reason is not None,
+            fallback_reason=reason,
+            items=_items(items),
+        )
+
+    async def _similar(self, snapshot: Snapshot, item_id: str, k: int) -> list[Scored]:
+        key = similar_key(snapshot.version, item_id)
+        pipe = self.store.client.pipeline(transaction=False)
+        pipe.get(key)
+        (value,) = await self.store.execute(pipe)
+        if value is None:
+            raise UnknownItemError(
+                f"item {item_id!r} has no similar items in the serving version v{snapshot.version}"
+            )
+        indexes, scores = decode_item_list(value)
+        names = snapshot.names(indexes[:k].tolist(), key)
+        return [Scored(n, s, "similar") for n, s in zip(names, scores[:k].tolist(), strict=True)]
+
+    # -- feedback and readiness ---------------------------------------------------------
+
+    async def feedback(self, body: FeedbackIn) -> FeedbackOut:
+        """Record one event into the stream (and the bandit, for a cold-start answer)."""
+        token = parse_request_id(body.request_id)
+        if token is None:
+            raise InvalidRequestError(
+                "request_id",
+                "not a request id issued by this service (<16 hex>.v<version>.<source>[.<context>])",
+                body.request_id,
+                "body",
+            )
+        if body.event != "impression" and body.item_id is None:
+            raise InvalidRequestError("item_id", f"required for a {body.event} event", None, "body")
+        # Assignment is a pure function of the user id, so feedback recomputes it (intention to treat).
+        assignment = self.experiments.assign(body.user_id)
+        entry = feedback_entry(
+            token,
+            body.request_id,
+            body.event,
+            body.user_id,
+            body.item_id,
+            assignment.experiments,
+            assignment.experiment,
+            assignment.variant,
+            int(time.time() * 1000),
+        )
+        submitted = await self.sink.submit(entry)
+        self.metrics.feedback.labels(body.event, submitted.outcome).inc()
+        for event, count in submitted.dropped.items():
+            self.metrics.feedback.labels(event, "dropped").inc(count)
+        per_variant = {"impression": self.metrics.impressions, "click": self.metrics.clicks}.get(body.event)
+        if per_variant is not None:
+            for name, variant in assignment.experiments.items():
+                per_variant.labels(name, variant).inc()
+        return FeedbackOut(
+            accepted=True,
+            queued=submitted.outcome == "queued",
+            stream_id=submitted.stream_id,
+            experiment=assignment.experiment,
+            variant=assignment.variant,
+        )
+
+    async def ready(self) -> Ready:
+        """Ready when Redis answers and ``rec:current`` names a version."""
+        breaker = self.store.breaker.state.name.lower()
+        try:
+            version = await self.store.ping()
+        except StoreUnavailableError as exc:
+            return Ready(ready=False, version=None, breaker=breaker, reason=f"redis: {exc.reason}")
+        if version is None:
+            return Ready(
+                ready=False, version=None, breaker=breaker, reason="nothing published: rec:current is unset"
+            )
+        return Ready(ready=True, version=version, breaker=self.store.breaker.state.name.lower())

@@ -1,0 +1,138 @@
+"""The service's Redis access: every call goes through the circuit breaker, the pointer is cached.
+
+``current()`` answers the serving snapshot, reading ``rec:current`` at most every
+``pointer_ttl_s`` and loading a new snapshot when the pointer moves. ``execute(pipe)`` sends
+one pipeline (one round trip). Both raise ``StoreUnavailableError`` with a reason when Redis
+cannot answer; the caller then answers from ``store.snapshot``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from feature_store.recommendations import NAMESPACE
+from feature_store.service.breaker import CircuitBreaker
+from feature_store.service.snapshot import Snapshot, build_snapshot, snapshot_keys
+from feature_store.versioned import current_key, parse_version
+
+log = logging.getLogger(__name__)
+
+# Connection trouble is what the breaker counts; a Redis that answers with an error is up.
+UNAVAILABLE = (redis.ConnectionError, redis.TimeoutError, OSError)
+
+
+class StoreUnavailableError(Exception):
+    """Redis gave no usable answer; ``reason`` labels the fallback in responses and metrics."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class NotPublishedError(Exception):
+    """Nothing was ever published (``rec:current`` unset) and no snapshot exists."""
+
+
+def connect(url: str, timeout_s: float) -> aioredis.Redis:
+    """An asyncio client that fails fast: the breaker, not the client, decides about retries."""
+    client: aioredis.Redis = aioredis.Redis.from_url(
+        url,
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry=Retry(NoBackoff(), 0),  # redis-py's default retries 10 times with backoff: seconds
+        decode_responses=False,  # values are binary
+    )
+    return client
+
+
+class OnlineStore:
+    def __init__(
+        self,
+        client: aioredis.Redis,
+        breaker: CircuitBreaker,
+        pointer_ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        on_snapshot: Callable[[Snapshot], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.breaker = breaker
+        self.pointer_ttl_s = pointer_ttl_s
+        self.snapshot: Snapshot | None = None
+        self._clock = clock
+        self._checked_at = -float("inf")
+        self._refreshing = False
+        self._on_snapshot = on_snapshot
+
+    async def execute(self, pipe: Any) -> list[Any]:
+        """Send a pipeline through the breaker."""
+        if not self.breaker.allow():
+            raise StoreUnavailableError("breaker_open")
+        try:
+            replies: list[Any] = await pipe.execute()
+        except UNAVAILABLE as exc:
+            self.breaker.failure()
+            log.warning("redis: %s: %s (breaker %s)", type(exc).__name__, exc, self.breaker.state.name)
+            raise StoreUnavailableError("redis_error") from exc
+        except redis.RedisError:
+            self.breaker.success()
+            raise
+        except BaseException:
+            self.breaker.abandon()
+            raise
+        self.breaker.success()
+        return replies
+
+    async def current(self) -> Snapshot:
+        """The snapshot of the serving version, the pointer re-read when ``pointer_ttl_s`` is up.
+
+        Raises:
+            StoreUnavailableError: Redis is unreachable, or the pointer vanished (a flushed Redis).
+            NotPublishedError: nothing was ever published and there is no snapshot.
+        """
+        snapshot = self.snapshot
+        if snapshot is not None and (
+            self._refreshing or self._clock() - self._checked_at < self.pointer_ttl_s
+        ):
+            return snapshot  # concurrent requests do not each re-read the pointer
+        self._refreshing = True
+        try:
+            return await self._refresh(snapshot)
+        finally:
+            self._refreshing = False
+
+    async def _refresh(self, snapshot: Snapshot | None) -> Snapshot:
+        pipe = self.client.pipeline(transaction=False)
+        pipe.get(current_key(NAMESPACE))
+        (pointer,) = await self.execute(pipe)
+        version = parse_version(pointer)
+        if version is None:
+            if snapshot is None:
+                raise NotPublishedError("nothing is published yet: rec:current is unset")
+            raise StoreUnavailableError("unpublished")
+        if snapshot is None or snapshot.version != version:
+            pipe = self.client.pipeline(transaction=False)
+            for key in snapshot_keys(version):
+                pipe.get(key)
+            snapshot = build_snapshot(version, await self.execute(pipe))
+            log.info("rec: serving v%d (%d items in its dictionary)", version, len(snapshot.items))
+            self.snapshot = snapshot
+            if self._on_snapshot is not None:
+                self._on_snapshot(snapshot)
+        self._checked_at = self._clock()
+        return snapshot
+
+    async def ping(self) -> int | None:
+        """Readiness: PING Redis and read the version ``rec:current`` names (raises when unreachable)."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.ping()
+        pipe.get(current_key(NAMESPACE))
+        _, pointer = await self.execute(pipe)
+        return parse_version(pointer)
