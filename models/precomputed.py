@@ -103,7 +103,8 @@ def similar_items(
     covisit: CoVisitation,
     k: int = SIMILAR_K,
 ) -> pd.DataFrame:
-    """Per item: co-visitation and content neighbours, interleaved half and half, itself left out.
+    """Per item: co-visitation and content neighbours, interleaved half and half, itself left out;
+    scores fall along each list (1 / place).
 
     ``content_rows`` / ``content_scores`` ``(items, k+1)``: each catalog row's nearest rows by
     the recall model's item vectors (-1 = none), e.g. from the FAISS index.
@@ -125,6 +126,9 @@ def similar_items(
     co = co.assign(place=co.groupby("item_id", sort=False).cumcount() + 0.5)  # co-visits first at a tie
     both = pd.concat([co, content], ignore_index=True).sort_values(["item_id", "place"], kind="stable")
     both = both.drop_duplicates(["item_id", "neighbour_id"]).groupby("item_id", sort=False).head(k)
+    # Co-visit weights and cosines are on different scales: the published score is the
+    # interleaved place's reciprocal, so it falls along the list whatever the source.
+    both["score"] = 1.0 / both["place"]
     return pd.DataFrame(
         {
             "kind": "similar",

@@ -186,6 +186,7 @@ def test_similar_items_leave_the_item_out_and_put_co_visits_first() -> None:
     of_a = out[out["key"] == "a"]
     assert of_a["item_id"].tolist() == ["c", "b"]
     assert (out["key"] != out["item_id"]).all()
+    assert of_a["score"].is_monotonic_decreasing  # one scale along the list, whichever source
     assert out.groupby("key")["rank"].agg(list).to_dict() == {"a": [1, 2], "b": [1, 2], "c": [1, 2]}
 
 
