@@ -86,6 +86,26 @@ if [ "$DEMO_RETRAIN" = "1" ] && [ "$DEMO_DAYS" -ge 4 ]; then
   recsys recommendations show --similar "$item" --k 5
   echo "--> recsys recommendations show --segment trending --k 5"
   recsys recommendations show --segment trending --k 5
+
+  # The lookup service, left running in the background: what a shop's front end asks.
+  # (HTTP through Python's urllib: a fresh machine may have no curl.)
+  http_get() { python -c "import sys, urllib.request; print(urllib.request.urlopen(sys.argv[1], timeout=5).read().decode())" "$1"; }
+  port="${RECSYS_SERVICE_PORT:-8000}"
+  if http_get "http://127.0.0.1:$port/healthz" > /dev/null 2>&1; then
+    echo; echo "==> something already answers on port $port: not starting another lookup service"
+  else
+    echo
+    echo "==> starting the lookup service on http://127.0.0.1:$port (log: $AIRFLOW_HOME/service.log)"
+    RECSYS_SERVICE_PORT="$port" nohup python -m feature_store.service > "$AIRFLOW_HOME/service.log" 2>&1 &
+    echo $! > "$AIRFLOW_HOME/service.pid"
+    for _ in $(seq 100); do http_get "http://127.0.0.1:$port/readyz" > /dev/null 2>&1 && break; sleep 0.2; done
+    http_get "http://127.0.0.1:$port/readyz" > /dev/null || { tail -30 "$AIRFLOW_HOME/service.log"; echo "the service did not get ready"; exit 1; }
+  fi
+  for path in "/v1/users/$user/recommendations?k=5" "/v1/users/a-visitor-never-seen/recommendations?k=5" "/v1/items/$item/similar?k=5"; do
+    echo "--> GET http://127.0.0.1:$port$path"
+    http_get "http://127.0.0.1:$port$path" | python -m json.tool --compact | cut -c1-600
+  done
+  echo "The service keeps running (pid $(cat "$AIRFLOW_HOME/service.pid" 2>/dev/null || echo '?')); stop it with: kill \$(cat $AIRFLOW_HOME/service.pid)"
 fi
 
 echo
