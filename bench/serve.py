@@ -1,0 +1,292 @@
+"""The lookup service under load, against a Starlette app that only GETs the same Redis key.
+
+    python -m bench.serve
+
+A private redis-server holds a published version of synthetic lists (``--users`` users x 100
+items, plus the segment lists cold start reads). wrk (Debian package ``wrk``) on loopback
+drives ``/v1/users/{id}/recommendations`` over random users, and in the same run the baseline
+(bench/serve_baseline.py) on ``/u/{id}``, both under uvicorn with the same worker count,
+alternating, best round of each side counted. Then a paced run near 1,000 requests/s
+(wrk's per-connection ``delay``) gives the p99 a shop would see at that rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from bench.redis_server import BenchRedis, free_port
+from bench.report import finish
+
+LUA = """
+math.randomseed(42)
+local users = tonumber(os.getenv("BENCH_USERS"))
+local prefix = os.getenv("BENCH_PREFIX")
+local suffix = os.getenv("BENCH_SUFFIX")
+local pause = tonumber(os.getenv("BENCH_DELAY_MS") or "0")
+request = function()
+  return wrk.format("GET", prefix .. string.format("U%06d", math.random(0, users - 1)) .. suffix)
+end
+if pause > 0 then
+  delay = function() return pause end
+end
+"""
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3}
+
+
+def publish_synthetic(url: str, users: int, items: int = 20_000, per_user: int = 100, seed: int = 42) -> None:
+    """One complete version: every user's list, and the global, trending and new-arrival lists."""
+    import redis
+
+    from feature_store.recommendations import publish_recommendations
+
+    rng = np.random.default_rng(seed)
+    catalog = np.asarray([f"P{i:06d}" for i in range(items)], dtype=object)
+    rows = rng.integers(0, items, size=(users, per_user * 2))  # 200 draws of 20,000: 100 distinct
+    lists = [pd.unique(r)[:per_user] for r in rows]
+    frame = pd.DataFrame(
+        {
+            "variant": "champion",
+            "user_id": np.repeat([f"U{u:06d}" for u in range(users)], per_user),
+            "rank": np.tile(np.arange(1, per_user + 1), users),
+            "item_id": pd.Categorical(catalog[np.concatenate(lists)], categories=catalog),
+            "score": np.tile(np.linspace(5.0, 0.0, per_user), users),
+            "channel": "faiss",
+            "stage": "fine",
+        }
+    )
+    segments = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "kind": "segment",
+                    "key": key,
+                    "rank": np.arange(1, 101),
+                    "item_id": catalog[start : start + 100],
+                    "score": np.linspace(100.0, 1.0, 100),
+                }
+            )
+            for key, start in (("global", 0), ("trending", 100), ("new_arrivals", 200))
+        ],
+        ignore_index=True,
+    )
+    client = redis.Redis.from_url(url)
+    publish_recommendations(
+        client, "2026-11-15", frame, segments, None, keep=2, batch_size=2000, verify_sample=100
+    )
+
+
+def _wait(url: str, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer 200 within {timeout_s} s")
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT)
+
+
+def wrk(
+    base: str,
+    prefix: str,
+    suffix: str,
+    users: int,
+    *,
+    seconds: int,
+    connections: int,
+    threads: int,
+    delay_ms: int = 0,
+) -> dict[str, float]:
+    """wrk against ``base`` on ``prefix + U<random user> + suffix``: requests/s, p50, p99 (ms), errors."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(LUA)
+    env = {
+        **os.environ,
+        "BENCH_USERS": str(users),
+        "BENCH_PREFIX": prefix,
+        "BENCH_SUFFIX": suffix,
+        "BENCH_DELAY_MS": str(delay_ms),
+    }
+    command = [
+        "wrk",
+        "-t",
+        str(threads),
+        "-c",
+        str(connections),
+        "-d",
+        f"{seconds}s",
+        "--latency",
+        "-s",
+        script.name,
+        base,
+    ]
+    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True).stdout
+    os.unlink(script.name)
+
+    def latency(percent: str) -> float:
+        found = re.search(rf"^\s+{percent}%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+        if found is None:
+            raise RuntimeError(f"no {percent}% latency in wrk's output:\n{out}")
+        return float(found.group(1)) * _UNITS[found.group(2)]
+
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    if rps is None:
+        raise RuntimeError(f"no Requests/sec in wrk's output:\n{out}")
+    return {
+        "rps": float(rps.group(1)),
+        "p50_ms": latency("50"),
+        "p99_ms": latency("99"),
+        "non_2xx": float(non_2xx.group(1)) if non_2xx else 0.0,
+        "socket_errors": float(sum(int(g) for g in errors.groups())) if errors else 0.0,
+    }
+
+
+def fallback_share(metrics_url: str) -> float:
+    """Answers from the snapshot over recommendation answers, from the service's /metrics."""
+    with urllib.request.urlopen(metrics_url, timeout=5) as answer:
+        text = answer.read().decode()
+
+    def total(name: str) -> float:
+        return sum(
+            float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? ([\d.e+]+)$", text, re.MULTILINE)
+        )
+
+    answers = total("recsys_service_recommendations_total")
+    return total("recsys_service_fallbacks_total") / answers if answers else 0.0
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--users", type=int, default=10_000)
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn workers of each side")
+    parser.add_argument("--seconds", type=int, default=10, help="length of each wrk round")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per side")
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--k", type=int, default=20)
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("bench.serve needs wrk: apt-get install wrk (Debian)")
+
+    logs = Path(tempfile.mkdtemp(prefix="bench-serve-"))
+    with BenchRedis() as server:
+        publish_synthetic(server.url, args.users)
+        service_port, baseline_port = free_port(), free_port()
+        env = {
+            **os.environ,
+            "RECSYS_REDIS_URL": server.url,
+            "RECSYS_SERVICE_PORT": str(service_port),
+            "RECSYS_SERVICE_HOST": "127.0.0.1",
+            "RECSYS_SERVICE_WORKERS": str(args.workers),
+            "BASELINE_REDIS_URL": server.url,
+            "BASELINE_VERSION": "1",
+        }
+        service = _start([sys.executable, "-m", "feature_store.service"], env, logs / "service.log")
+        baseline = _start(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "bench.serve_baseline:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(baseline_port),
+                "--workers",
+                str(args.workers),
+                "--no-access-log",
+                "--log-level",
+                "warning",
+            ],
+            env,
+            logs / "baseline.log",
+        )
+        try:
+            _wait(f"http://127.0.0.1:{service_port}/readyz")
+            _wait(f"http://127.0.0.1:{baseline_port}/u/U000000")
+            ours = (f"http://127.0.0.1:{service_port}", "/v1/users/", f"/recommendations?k={args.k}")
+            base = (f"http://127.0.0.1:{baseline_port}", "/u/", "")
+            load = {"seconds": args.seconds, "connections": args.connections, "threads": args.threads}
+            wrk(*ours, args.users, **{**load, "seconds": 3})  # warm-up: connections, caches
+            wrk(*base, args.users, **{**load, "seconds": 3})
+            our_runs: list[dict[str, float]] = []
+            their_runs: list[dict[str, float]] = []
+            for _ in range(args.rounds):
+                their_runs.append(wrk(*base, args.users, **load))
+                our_runs.append(wrk(*ours, args.users, **load))
+            # Paced: 10 connections, each waiting 10 ms after every answer: about 1,000 requests/s.
+            paced = wrk(*ours, args.users, seconds=15, connections=10, threads=2, delay_ms=10)
+            share = fallback_share(f"http://127.0.0.1:{service_port}/metrics")
+        finally:
+            for process in (service, baseline):
+                process.terminate()
+                process.wait(timeout=30)
+
+    best, top = max(our_runs, key=lambda r: r["rps"]), max(their_runs, key=lambda r: r["rps"])
+    figures: dict[str, Any] = {
+        "rps": round(best["rps"], 1),
+        "baseline_rps": round(top["rps"], 1),
+        "ratio_to_baseline": round(best["rps"] / top["rps"], 3),
+        "p50_ms": round(best["p50_ms"], 3),
+        "p99_ms": round(best["p99_ms"], 3),
+        "p99_ms_at_1000rps": round(paced["p99_ms"], 3),
+        "paced_rps": round(paced["rps"], 1),
+        "fallback_share": round(share, 4),
+        "non_2xx": int(sum(r["non_2xx"] for r in [*our_runs, *their_runs, paced])),
+        "socket_errors": int(sum(r["socket_errors"] for r in [*our_runs, *their_runs, paced])),
+        "baseline_p50_ms": round(top["p50_ms"], 3),
+        "baseline_p99_ms": round(top["p99_ms"], 3),
+        "rounds": {"ours_rps": [r["rps"] for r in our_runs], "baseline_rps": [r["rps"] for r in their_runs]},
+        "workers": args.workers,
+        "users": args.users,
+        "k": args.k,
+        "connections": args.connections,
+    }
+    rows = [
+        (
+            "setup",
+            f"{args.users:,} users x 100 items, k={args.k}, {args.workers} uvicorn workers per side, "
+            f"wrk -t{args.threads} -c{args.connections} {args.seconds} s x {args.rounds} rounds",
+        ),
+        (
+            "lookup service",
+            f"{best['rps']:>10,.0f} req/s   p50 {best['p50_ms']:.2f} ms   p99 {best['p99_ms']:.2f} ms",
+        ),
+        (
+            "baseline (GET only)",
+            f"{top['rps']:>10,.0f} req/s   p50 {top['p50_ms']:.2f} ms   p99 {top['p99_ms']:.2f} ms",
+        ),
+        ("ratio to baseline", f"{figures['ratio_to_baseline']:.3f}   (target >= 0.8)"),
+        (
+            "paced run",
+            f"{paced['rps']:,.0f} req/s: p99 {paced['p99_ms']:.2f} ms   (target <= 10 ms at 1,000 req/s)",
+        ),
+        ("fallback share", f"{share:.4f}"),
+        ("non-2xx answers", f"{figures['non_2xx']}   socket errors {figures['socket_errors']}"),
+    ]
+    finish("serve", figures, rows, "bench.serve: the lookup service against a GET-only baseline")
+
+
+if __name__ == "__main__":
+    main()
