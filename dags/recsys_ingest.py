@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from tasks.assets import FEATURES
 from tasks.context import run_step
 
 DOC_MD = """
@@ -35,9 +36,6 @@ reads it:
 Formats: `docs/data-formats.md`; features: `docs/features.md`; code: `tasks/`.
 """
 
-# Announced once the day's features passed their gate and reached the online store; recsys_publish
-# listens. The event's extra names the day ({"dt": "YYYY-MM-DD"}).
-FEATURES = Asset(name="features", uri="recsys://lake/features")
 DEFAULT_ARGS = {
     "owner": "recsys-data",
     "retries": 3,

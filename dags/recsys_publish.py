@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, Param, dag, get_current_context, task
+from airflow.sdk import Param, dag, get_current_context, task
 
+from tasks.assets import COARSE_RANKER, FEATURES, FINE_RANKER, RECALL_MODEL, RECOMMENDATIONS
 from tasks.context import run_step
 
 DOC_MD = """
@@ -34,11 +35,6 @@ Code: `tasks/publish.py`, `models/channels.py`, `models/candidates.py`,
 `models/precomputed.py`, `feature_store/recommendations.py`.
 """
 
-FEATURES = Asset(name="features", uri="recsys://lake/features")
-COARSE_RANKER = Asset(name="coarse_ranker", uri="recsys://models/coarse_ranker")
-RECALL_MODEL = Asset(name="recall", uri="recsys://models/recall")
-FINE_RANKER = Asset(name="fine_ranker", uri="recsys://models/fine_ranker")
-RECOMMENDATIONS = Asset(name="recommendations", uri="recsys://serving/recommendations")
 DEFAULT_ARGS = {
     "owner": "recsys-ml",
     "retries": 2,

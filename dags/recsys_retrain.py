@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pendulum
-from airflow.sdk import Asset, CronDataIntervalTimetable, Param, dag, get_current_context, task
+from airflow.sdk import CronDataIntervalTimetable, Param, dag, get_current_context, task
 
+from tasks.assets import COARSE_RANKER, FINE_RANKER, RECALL_MODEL
 from tasks.context import run_step
 
 DOC_MD = """
@@ -37,9 +38,6 @@ Asset `recsys://models/fine_ranker`.
 Code: `tasks/retrain.py`, `models/` (TensorFlow is imported only inside the training tasks).
 """
 
-COARSE_RANKER = Asset(name="coarse_ranker", uri="recsys://models/coarse_ranker")
-RECALL_MODEL = Asset(name="recall", uri="recsys://models/recall")
-FINE_RANKER = Asset(name="fine_ranker", uri="recsys://models/fine_ranker")
 DEFAULT_ARGS = {
     "owner": "recsys-ml",
     "retries": 2,

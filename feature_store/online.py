@@ -72,13 +72,10 @@ class OnlineFeatureStore:
     def publish(self, dt: str, features: dict[str, pd.DataFrame]) -> PublishResult:
         """Publish the user and item tables of partition ``dt`` as a new version."""
         started = time.perf_counter()
-        current = self.versions.current()
-        if current is not None:
-            info = self.versions.info(current)
-            if info is not None and info.dt > dt:
-                reason = f"the online store already serves {info.dt} (v{current}), later than {dt}"
-                log.info("online features: skipped, %s", reason)
-                return PublishResult(None, 0, time.perf_counter() - started, skipped=reason)
+        reason = self.versions.serves_later_than(dt)
+        if reason is not None:
+            log.info("online features: skipped, %s", reason)
+            return PublishResult(None, 0, time.perf_counter() - started, skipped=reason)
         version = self.versions.begin(dt)
         written = 0
         for entity in ENTITIES:

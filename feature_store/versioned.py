@@ -90,6 +90,21 @@ class VersionedKeyspace:
         self.client.hset(meta_key(self.ns, version), mapping={"state": "writing", "dt": dt, "keys": 0})
         return version
 
+    def serving(self) -> VersionInfo | None:
+        """The version readers use now, with its facts, or ``None``."""
+        current = self.current()
+        return None if current is None else self.info(current)
+
+    def serves_later_than(self, dt: str) -> str | None:
+        """Why publishing partition ``dt`` would move readers back in time, or ``None``.
+
+        A backfill of an older day must never replace a newer day's version.
+        """
+        info = self.serving()
+        if info is not None and info.dt > dt:
+            return f"{self.ns} v{info.version} already serves {info.dt}, later than {dt}"
+        return None
+
     def count_keys(self, version: int) -> int:
         """Distinct keys of a version (its meta key excluded), counted with SCAN.
 

@@ -188,8 +188,7 @@ def _fill(frame: pd.DataFrame, items: pd.DataFrame, fallback: list[str], stages:
     extra["score"] = extra["user_id"].map(floor).fillna(0.0) - 1.0 - extra["pool_rank"] / max(1, len(pool))
     extra = extra.assign(channel="fallback", stage="rules", _band=2)
     merged = pd.concat([frame, extra.drop(columns="pool_rank")], ignore_index=True)
+    # The ranked rows passed the category cap already; the fill is exempt from it (band 2, last).
     merged = merged.sort_values(["user_id", "_band", "score"], ascending=[True, True, False], kind="stable")
-    in_category = merged.groupby(["user_id", "category"], sort=False, dropna=False).cumcount()
-    capped = merged[(in_category < stages.max_per_category) | (merged["channel"] == "fallback")]
-    filled: pd.DataFrame = capped.groupby("user_id", sort=False).head(stages.top_n)
+    filled: pd.DataFrame = merged.groupby("user_id", sort=False).head(stages.top_n)
     return filled
