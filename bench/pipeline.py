@@ -86,6 +86,12 @@ def target_users_against_next_day(settings: Any, day: date, k: int = 100) -> dic
     }
 
 
+def _stage_seconds(shards: list[dict[str, Any]], stage: str) -> float:
+    """A stage's seconds over every shard and every published list (laps ``coarse:<list>``)."""
+    laps = [float(t) for s in shards for lap, t in s["seconds"].items() if lap.split(":")[0] == stage]
+    return round(sum(laps), 1)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", default="medium", choices=["tiny", "small", "medium"])
@@ -216,9 +222,11 @@ def main() -> None:
             "top_n": settings.candidates_top_n,
         },
         "shards": settings.candidates_shards,
-        "coarse_s": round(sum(s["seconds"]["coarse"] for s in shards), 1),
-        "fine_s": round(sum(s["seconds"]["fine"] for s in shards), 1),
-        "recall_s": round(sum(s["seconds"]["recall"] for s in shards), 1),
+        "lists": prepared["lists"],  # published list -> coarse-ranker version
+        "aliases": prepared["aliases"],
+        "coarse_s": _stage_seconds(shards, "coarse"),
+        "fine_s": _stage_seconds(shards, "fine"),
+        "recall_s": _stage_seconds(shards, "recall"),
         "published_keys": published.get("keys"),
         "publish_keys_per_s": published.get("keys_per_s"),
         "models": {

@@ -297,7 +297,9 @@ def recommendations_frames(settings: Settings, dt: date) -> Frames:
         values["items_not_active"] = int((~rows["item_id"].isin(active_items)).sum())
         values["shortest_list"] = int(lengths.min())
         values["ranks_with_gaps"] = int((highest != lengths).sum())
-        values["active_user_coverage"] = float(users.isin(rows["user_id"]).mean()) if len(users) else 1.0
+        # The least covered published list counts: each A/B arm must serve every active user.
+        covered = [users.isin(part["user_id"]).mean() for _, part in rows.groupby("variant")]
+        values["active_user_coverage"] = float(min(covered)) if len(users) else 1.0
     parameters = {
         "top_n": settings.candidates_top_n,
         "min_list_length": min(settings.candidates_top_n, len(active_items)),

@@ -44,6 +44,7 @@ layout is cluster-ready, slot routing of the bulk writer is not.
 from __future__ import annotations
 
 import itertools
+import json
 import logging
 import os
 import socket
@@ -52,7 +53,7 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from queue import Empty, Full, Queue
 from typing import Any, NamedTuple, TypeVar
@@ -156,6 +157,35 @@ def similar_key(version: int, item_id: str) -> str:
 def segment_key(version: int, name: str) -> str:
     """``rec:v<N>:seg:<segment>``."""
     return f"{version_prefix(NAMESPACE, version)}seg:{name}"
+
+
+ALIASES_FIELD = "aliases"  # field of the version's meta hash: read name -> published list
+
+
+def encode_aliases(aliases: Mapping[str, str]) -> str:
+    """The ``aliases`` meta field: which published list a variant's ``reads`` name resolves to."""
+    return json.dumps(dict(sorted(aliases.items())), separators=(",", ":"))
+
+
+def decode_aliases(raw: bytes | str | None) -> dict[str, str]:
+    """The aliases of a version (none for a version published before aliases existed).
+
+    Raises:
+        RecommendationFormatError: the field is not a JSON object of strings.
+    """
+    if raw is None:
+        return {}
+    try:
+        found = json.loads(raw)
+    except ValueError as exc:
+        raise RecommendationFormatError(f"rec meta field {ALIASES_FIELD!r} is not JSON: {exc}") from None
+    if not isinstance(found, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in found.items()
+    ):
+        raise RecommendationFormatError(
+            f"rec meta field {ALIASES_FIELD!r} is not an object of strings: {raw!r}"
+        )
+    return found
 
 
 def target_key(version: int, item_id: str) -> str:
@@ -1158,12 +1188,15 @@ def publish_recommendations(
     lock_ttl_s: float = 60.0,
     lock_wait_s: float = 0.0,
     after_write: Callable[[int], None] | None = None,
+    aliases: Mapping[str, str] | None = None,
 ) -> PublishReport:
     """Publish partition ``dt``'s recommendations as a new version and switch readers to it.
 
     ``user_frames`` may be a generator of shards (each user's list within one frame).
     ``after_write(version)`` runs once every key is written, before verification (tests
-    tamper there). Settings: ``publish_keep_versions``, ``publish_batch_size``,
+    tamper there). ``aliases`` maps a variant's ``reads`` name onto the published list that
+    serves it (``{"tags": "champion"}`` when the champion ranker is the tags variant), kept in
+    the version's meta hash. Settings: ``publish_keep_versions``, ``publish_batch_size``,
     ``publish_verify_sample``.
 
     Raises:
@@ -1198,11 +1231,14 @@ def publish_recommendations(
                 counts[lists.kind] += len(lists)
                 lock.renew()
 
+            variants: set[str] = set()
+
+            def pieces(n: int, frame: pd.DataFrame) -> Iterator[EncodedLists]:
+                yield from encode_user_pieces(frame, version, dictionary, where=f"user lists, frame {n}")
+                variants.update(frame["variant"].unique().tolist())  # the column is checked by now
+
             encoded = (
-                piece
-                for n, frame in enumerate(user_frames)
-                if len(frame)
-                for piece in encode_user_pieces(frame, version, dictionary, where=f"user lists, frame {n}")
+                piece for n, frame in enumerate(user_frames) if len(frame) for piece in pieces(n, frame)
             )
             for lists in _ahead(encoded, waiting=lock.renew):
                 user_bytes += lists.value_bytes
@@ -1212,6 +1248,12 @@ def publish_recommendations(
                     write(lists)
             if target_users is not None and len(target_users):
                 write(encode_target_frame(target_users, version))
+            unknown = {k: v for k, v in (aliases or {}).items() if v not in variants}
+            if unknown:
+                raise ValueError(
+                    f"aliases {unknown} name lists this publication does not hold "
+                    f"(its variants: {sorted(variants)})"
+                )
             blob = dictionary.encode()  # last: the lists above add to it
             writer.write(_single("items", items_key(version), blob))
             counts["items"] = 1
@@ -1223,7 +1265,11 @@ def publish_recommendations(
         keys = sum(counts.values())
         client.hset(
             meta_key(NAMESPACE, version),
-            mapping={**counts, "bytes": writer.bytes},  # type: ignore[arg-type, dict-item]
+            mapping={  # type: ignore[arg-type]
+                **counts,  # type: ignore[dict-item]
+                "bytes": writer.bytes,
+                ALIASES_FIELD: encode_aliases(aliases or {}),
+            },
         )
         log.info("rec: v%d written: %d keys, %.1f MB in %.1f s", version, keys, writer.bytes / 1e6, write_s)
         if after_write is not None:

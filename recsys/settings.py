@@ -229,13 +229,14 @@ class Settings(BaseSettings):
                 "name": "deepfm_tags",
                 "salt": "deepfm-tags-2026-11",
                 "variants": [
-                    {"name": "baseline", "share": 0.5, "reads": "champion"},
-                    {"name": "tags", "share": 0.5, "reads": "champion"},
+                    {"name": "baseline", "share": 0.5, "reads": "baseline"},
+                    {"name": "tags", "share": 0.5, "reads": "tags"},
                 ],
             }
         ],
         description="A/B experiments (JSON): name, salt, variants with share and the published "
-        "variant each reads; the first experiment chooses the list (docs/service.md).",
+        "list each reads (champion, or a DeepFM variant: recsys_publish publishes it); the first "
+        "experiment chooses the list (docs/service.md).",
     )
 
     def model_post_init(self, context: object, /) -> None:

@@ -30,6 +30,7 @@ from feature_store import lake
 from models import channels
 from models.candidates import (
     OUTPUT_COLUMNS,
+    PairScorer,
     SequenceScorer,
     Stages,
     coarse_stage,
@@ -51,7 +52,7 @@ COVISIT = "serving/covisit"
 TARGETS = "serving/target_users"
 INDEX_ROOT = "serving/index"
 USERS = "recommendations/users"
-VARIANT = "champion"  # the published variant; A/B variants add their own (issue 9)
+VARIANT = "champion"  # the list of the champion models; every variant falls back to it
 COVISIT_DAYS = 7
 PLACEMENT = "home"  # precomputed lists serve the home page's recommendation slots
 POSITION = 0
@@ -144,6 +145,62 @@ def load_champions(settings: Settings) -> Champions:
     return found
 
 
+@dataclass(frozen=True)
+class RankerLists:
+    """Which coarse-ranker version each published list is ranked by, and the read names aliased.
+
+    ``lists`` maps a published list name to a registry version of the coarse ranker (None: no
+    ranker yet, recall order). ``aliases`` maps a variant's ``reads`` name to the list serving it.
+    """
+
+    lists: dict[str, int | None]
+    aliases: dict[str, str]
+
+
+def plan_ranker_lists(settings: Settings) -> RankerLists:
+    """The lists the A/B experiment reads: ``champion``, plus one per other DeepFM variant.
+
+    The first experiment's variants name what they read (``RECSYS_SERVICE_EXPERIMENTS``): a
+    DeepFM variant (``tags``, ``baseline``) whose type the champion ranker is reads the champion's
+    list (an alias); the other type gets its own list, ranked by its newest registered version,
+    so the two arms differ in the coarse ranker only. A type never trained gets no list: its
+    users read champion's, marked ``variant_fallback``.
+
+    Raises:
+        SettingsError: a variant reads a name that is neither ``champion`` nor a DeepFM variant.
+    """
+    from feature_store.service.experiments import parse_experiments
+    from recsys.errors import SettingsError
+    from tasks.retrain import VARIANTS
+
+    experiments = parse_experiments(settings.service_experiments)
+    reads = sorted({v.reads for v in experiments.first.variants} - {VARIANT}) if experiments.first else []
+    unknown = [r for r in reads if r not in VARIANTS]
+    if unknown:
+        raise SettingsError(
+            f"invalid settings: RECSYS_SERVICE_EXPERIMENTS reads {unknown}: recsys_publish publishes "
+            f"{VARIANT!r} and the DeepFM variants {list(VARIANTS)} only"
+        )
+    registry = ModelRegistry.from_settings(settings)
+    champion = registry.champion(RANKER)
+    if champion is None:  # no ranker at all: every list would be recall order
+        return RankerLists({VARIANT: None}, dict.fromkeys(reads, VARIANT))
+    newest: dict[str, int] = {}
+    for version in registry.versions(RANKER):
+        newest[str(registry.manifest(RANKER, version).params.get("variant"))] = version  # ascending
+    champion_type = str(registry.manifest(RANKER, champion).params.get("variant"))
+    lists: dict[str, int | None] = {VARIANT: champion}
+    aliases = {}
+    for name in reads:
+        if name == champion_type:
+            aliases[name] = VARIANT
+        elif name in newest:
+            lists[name] = newest[name]
+        else:
+            log.warning("no %s ranker is registered: its A/B arm reads %r's lists", name, VARIANT)
+    return RankerLists(lists, aliases)
+
+
 def index_dir(settings: Settings, day: date) -> Path:
     return settings.lake_root / INDEX_ROOT / f"dt={day.isoformat()}"
 
@@ -201,8 +258,11 @@ def prepare_publish(ctx: RunContext) -> dict[str, Any]:
         }
     similar = similar_items(catalog_ids, content_rows, content_scores, covisit)
     all_lists = pd.concat([lists, similar], ignore_index=True)
+    plan = plan_ranker_lists(settings)
     meta = {
         **figures,
+        "lists": plan.lists,
+        "aliases": plan.aliases,
         "segments": int(lists["key"].nunique()),
         "similar_items": int(similar["key"].nunique()),
         "target_items": int(targets["item_id"].nunique()),
@@ -228,6 +288,7 @@ def _segment(lists: pd.DataFrame, key: str) -> list[str]:
 
 def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
     """Recommendations of the active users of one shard, through every stage."""
+    from models.ranker import load_ranker
     from models.ranking_data import PairInputs, RankingFeatures
     from models.shop_sequences import ordered_sequences
 
@@ -307,31 +368,7 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
     recalled = recalled[recalled["item_id"].isin(items["item_id"])]
     lap("filter")
 
-    if champions.coarse is not None:
-        ranker = champions.coarse
-        inputs = PairInputs.build(
-            ranker.encoder,
-            ranker.variant,
-            RankingFeatures.load(root, content_day=day, as_of=day),
-            user_index,
-            pd.Index(items["item_id"]),
-            {"device": _usual_device(root, day), "placement": PLACEMENT, "position": POSITION},
-        )
-
-        def score(pairs: pd.DataFrame) -> np.ndarray:
-            rows = (
-                inputs.users.get_indexer(pd.Index(pairs["user_id"])),
-                inputs.items.get_indexer(pd.Index(pairs["item_id"])),
-            )
-            return np.asarray(ranker.score_arrays(inputs.arrays(*rows)))
-    else:
-
-        def score(pairs: pd.DataFrame) -> np.ndarray:
-            return -pairs["place"].to_numpy(dtype=np.float64)  # recall order, when no ranker is trained yet
-
-    coarse = coarse_stage(recalled, score, stages.coarse)
-    lap("coarse")
-
+    plan = ranker_lists_of(root, day)
     sequences: dict[str, np.ndarray] = {}
     if champions.fine is not None:
         vocabulary = champions.fine.vocabulary
@@ -339,22 +376,45 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
             ids = np.asarray([vocabulary[i] for i in seq if i in vocabulary], dtype=np.int64)
             if len(ids):
                 sequences[str(user)] = ids
-    ranked = fine_stage(coarse, sequences, champions.fine)
-    lap("fine")
-
     prices = (
         engaged[["user_id", "item_id"]].drop_duplicates().merge(items[["item_id", "price"]], on="item_id")
     )
     user_prices = prices.groupby("user_id")["price"].median()
-    published = rules_stage(ranked, items, user_prices, stages, _segment(lists, "global"))
-    published.insert(0, "variant", VARIANT)
-    lap("rules")
+    features = RankingFeatures.load(root, content_day=day, as_of=day) if any(plan.lists.values()) else None
+    parts = []
+    for name, version in plan.lists.items():  # the lists differ from the coarse stage on
+        score: PairScorer = _recall_order
+        if version is not None:
+            assert features is not None
+            ranker = (
+                champions.coarse
+                if version == champions.coarse_version
+                else load_ranker(ModelRegistry.from_settings(settings).open(RANKER, version).path)
+            )
+            inputs = PairInputs.build(
+                ranker.encoder,
+                ranker.variant,
+                features,
+                user_index,
+                pd.Index(items["item_id"]),
+                {"device": _usual_device(root, day), "placement": PLACEMENT, "position": POSITION},
+            )
+            score = _pair_scorer(ranker, inputs)
+        coarse = coarse_stage(recalled, score, stages.coarse)
+        lap(f"coarse:{name}")
+        ranked = fine_stage(coarse, sequences, champions.fine)
+        lap(f"fine:{name}")
+        part = rules_stage(ranked, items, user_prices, stages, _segment(lists, "global"))
+        part.insert(0, "variant", name)
+        parts.append(part)
+        lap(f"rules:{name}")
+    published = pd.concat(parts, ignore_index=True)
 
     meta = {
         "shard": shard,
         "shards": settings.candidates_shards,
         "users": len(users),
-        "users_with_lists": int(published["user_id"].nunique()),
+        "users_with_lists": int(published.loc[published["variant"] == VARIANT, "user_id"].nunique()),
         "rows": len(published),
         "recall_candidates": len(recalled),
         "channels": published["channel"].value_counts().to_dict(),
@@ -365,11 +425,37 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
             RANKER: champions.coarse_version,
             FINE_RANKER: champions.fine_version,
         },
+        "lists": plan.lists,
     }
     table = pa.Table.from_pandas(published[["variant", *OUTPUT_COLUMNS]], preserve_index=False)
     lake.write_partition(root, shard_dataset(shard), day, table, meta)
     log.info("shard %d of %s: %s", shard, ctx.ds, meta)
     return {"dt": ctx.ds, **meta}
+
+
+def _recall_order(pairs: pd.DataFrame) -> np.ndarray:
+    return -pairs["place"].to_numpy(dtype=np.float64)  # the stand-in while no ranker is trained
+
+
+def _pair_scorer(ranker: Any, inputs: Any) -> PairScorer:
+    """Scores of (user_id, item_id) pairs by ``ranker``, gathering the encoded ``inputs``."""
+
+    def score(pairs: pd.DataFrame) -> np.ndarray:
+        rows = (
+            inputs.users.get_indexer(pd.Index(pairs["user_id"])),
+            inputs.items.get_indexer(pd.Index(pairs["item_id"])),
+        )
+        return np.asarray(ranker.score_arrays(inputs.arrays(*rows)))
+
+    return score
+
+
+def ranker_lists_of(root: Path, day: date) -> RankerLists:
+    """The plan ``prepare_publish`` made for D (so every shard and the publish agree on it)."""
+    meta = lake.read_meta(root, LISTS, day)
+    if "lists" not in meta:
+        raise ValueError(f"{LISTS}/dt={day} was prepared without a ranker plan: run prepare_publish again")
+    return RankerLists(dict(meta["lists"]), dict(meta["aliases"]))
 
 
 def _usual_device(root: Path, day: date) -> str:
@@ -421,12 +507,14 @@ def publish_day(ctx: RunContext) -> dict[str, Any]:
         batch_size=settings.publish_batch_size,
         verify_sample=settings.publish_verify_sample,
         seed=settings.sim_seed,
+        aliases=ranker_lists_of(root, day).aliases,
     )
     figures = {
         "dt": ctx.ds,
         "version": report.version,
         "keys": report.keys,
         "users": report.users,
+        "aliases": ranker_lists_of(root, day).aliases,
         "bytes_per_user_list": round(report.bytes_per_user_list, 1),
         "keys_per_s": round(report.keys_per_s),
         "mb_per_s": round(report.mb_per_s, 1),
@@ -464,6 +552,7 @@ def smoke_check(ctx: RunContext, sample: int = 50) -> dict[str, Any]:
             f"rec:current is v{version} ({info.dt if info else 'no such version'}), not a version of {ctx.ds}"
         )
     published = read_recommendations(settings, day)
+    published = published[published["variant"] == VARIANT]
     users = (
         published["user_id"]
         .drop_duplicates()

@@ -1,7 +1,9 @@
 """The lookup service's logic, free of HTTP: recommendations, similar items, feedback, readiness.
 
 A recommendation request costs one Redis round trip: one pipeline GETs the user's list of
-the variant's published list (and champion's when the variant reads another one), the
+the variant's published list (its ``reads`` name resolved through the version's aliases, so
+``tags`` reads ``champion`` when the champion ranker is the tags variant; and champion's
+too when the variant reads another one), the
 context's segment when the request names one, and, at most once a second, the bandit's
 statistics. Item names, popular lists and new arrivals come from the worker's snapshot of
 the version. The version pointer is re-read every ``service_pointer_ttl_s``.
@@ -150,9 +152,10 @@ class LookupService:
         self, snapshot: Snapshot, assignment: Assignment, user_id: str, k: int, context: str | None
     ) -> _Served:
         version = snapshot.version
+        reads = snapshot.list_name(assignment.reads)
         pipe = self.store.client.pipeline(transaction=False)
-        pipe.get(user_key(version, assignment.reads, user_id))
-        also_champion = assignment.reads != CHAMPION
+        pipe.get(user_key(version, reads, user_id))
+        also_champion = reads != CHAMPION
         if also_champion:
             pipe.get(user_key(version, CHAMPION, user_id))
         if context:
@@ -175,12 +178,10 @@ class LookupService:
             )
         if own is not None:
             return _Served(
-                "personal",
-                self._personal(snapshot, own, k, user_key(version, assignment.reads, "<user>")),
-                assignment.reads,
+                "personal", self._personal(snapshot, own, k, user_key(version, reads, "<user>")), reads
             )
         if champion is not None:
-            self.metrics.variant_fallbacks.labels(assignment.reads).inc()
+            self.metrics.variant_fallbacks.labels(reads).inc()
             items = self._personal(snapshot, champion, k, user_key(version, CHAMPION, "<user>"))
             return _Served("personal", items, CHAMPION, variant_fallback=True)
         return self._cold_start(snapshot, k, context, context_value)

@@ -1,9 +1,9 @@
 """The in-process snapshot of a published version: its item dictionary and the popular lists.
 
 A worker loads it whenever the version pointer moves (so after every publish): one
-pipelined round trip for ``rec:v<N>:items`` and the ``global``, ``trending`` and
-``new_arrivals`` segments. Requests then name items from it, top short lists up from it,
-and, while Redis is unreachable, answer from it alone.
+pipelined round trip for ``rec:v<N>:items``, the ``global``, ``trending`` and
+``new_arrivals`` segments, and the version's variant aliases. Requests then name items
+from it, top short lists up from it, and, while Redis is unreachable, answer from it alone.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 from feature_store.recommendations import (
     RecommendationFormatError,
+    decode_aliases,
     decode_dictionary,
     decode_item_list,
     items_key,
@@ -35,6 +36,11 @@ class Snapshot:
     version: int
     items: list[str] = field(repr=False)  # the version's dictionary: index -> item id
     segments: dict[str, list[Scored]] = field(repr=False)
+    # A variant's ``reads`` name -> the published list serving it (publication meta "aliases").
+    aliases: dict[str, str] = field(default_factory=dict)
+
+    def list_name(self, reads: str) -> str:
+        return self.aliases.get(reads, reads)
 
     def names(self, indexes: Sequence[int], where: str) -> list[str]:
         """Item ids of dictionary indexes (a bad index is a corrupt value, named by ``where``)."""
@@ -64,8 +70,8 @@ def snapshot_keys(version: int) -> list[str]:
     return [items_key(version), *(segment_key(version, s) for s in SNAPSHOT_SEGMENTS)]
 
 
-def build_snapshot(version: int, values: Sequence[bytes | None]) -> Snapshot:
-    """A snapshot from the values of ``snapshot_keys(version)``.
+def build_snapshot(version: int, values: Sequence[bytes | None], aliases: bytes | None = None) -> Snapshot:
+    """A snapshot from the values of ``snapshot_keys(version)`` and the meta ``aliases`` field.
 
     Raises:
         RecommendationFormatError: the dictionary is missing (the version was pruned) or corrupt.
@@ -73,7 +79,7 @@ def build_snapshot(version: int, values: Sequence[bytes | None]) -> Snapshot:
     dictionary, *lists = values
     if dictionary is None:
         raise RecommendationFormatError(f"{items_key(version)} is missing: v{version} was pruned?")
-    snapshot = Snapshot(version, decode_dictionary(dictionary), {})
+    snapshot = Snapshot(version, decode_dictionary(dictionary), {}, decode_aliases(aliases))
     for name, value in zip(SNAPSHOT_SEGMENTS, lists, strict=True):
         snapshot.segments[name] = snapshot.segment_items(name, value)
     return snapshot

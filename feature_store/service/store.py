@@ -18,10 +18,10 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
-from feature_store.recommendations import NAMESPACE
+from feature_store.recommendations import ALIASES_FIELD, NAMESPACE
 from feature_store.service.breaker import CircuitBreaker
 from feature_store.service.snapshot import Snapshot, build_snapshot, snapshot_keys
-from feature_store.versioned import current_key, parse_version
+from feature_store.versioned import current_key, meta_key, parse_version
 
 log = logging.getLogger(__name__)
 
@@ -121,7 +121,9 @@ class OnlineStore:
             pipe = self.client.pipeline(transaction=False)
             for key in snapshot_keys(version):
                 pipe.get(key)
-            snapshot = build_snapshot(version, await self.execute(pipe))
+            pipe.hget(meta_key(NAMESPACE, version), ALIASES_FIELD)
+            *values, aliases = await self.execute(pipe)
+            snapshot = build_snapshot(version, values, aliases)
             log.info("rec: serving v%d (%d items in its dictionary)", version, len(snapshot.items))
             self.snapshot = snapshot
             if self._on_snapshot is not None:

@@ -14,8 +14,9 @@ import redis
 
 from expectations.errors import ValidationFailedError
 from feature_store import lake
-from feature_store.recommendations import RecommendationReader
+from feature_store.recommendations import RecommendationReader, decode_aliases
 from feature_store.versioned import VersionedKeyspace
+from models.registry import ModelRegistry
 from recsys.settings import Settings, load_settings
 from tasks import publish, retrain
 from tasks.context import RunContext
@@ -46,8 +47,8 @@ def champion_registry(tiny_shop_lake: Path, tmp_path_factory: pytest.TempPathFac
     )
     ctx = RunContext(DAY, settings)
     retrain.build_ranking_set(ctx, history_days=6)
-    trained = retrain.train_ranker_variant(ctx, "tags", epochs=2)
-    retrain.promote_best_ranker(ctx, retrain.evaluate_rankers(ctx, [trained["version"]]))
+    trained = [retrain.train_ranker_variant(ctx, v, epochs=2)["version"] for v in ("tags", "baseline")]
+    retrain.promote_best_ranker(ctx, retrain.evaluate_rankers(ctx, trained))
     retrain.train_recall_model(ctx, history_days=5, epochs=3)
     retrain.train_fine_ranker(ctx, history_days=7, epochs=3, max_minutes=1.0)
     return registry
@@ -105,7 +106,7 @@ def test_publish_serves_every_active_user_a_full_list_through_every_stage(
     assert {"faiss", "covisit"} <= set(published["channel"])
     assert "fine" in set(published["stage"]) and "coarse" in set(published["stage"])
     per_category = published.merge(items[["item_id", "category"]], on="item_id")
-    assert per_category.groupby(["user_id", "category"]).size().max() <= 4
+    assert per_category.groupby(["variant", "user_id", "category"]).size().max() <= 4
     # Precomputed lists: similar items, segments, target users of new items.
     some_item = items["item_id"].iloc[0]
     similar = reader.similar(some_item)
@@ -114,6 +115,18 @@ def test_publish_serves_every_active_user_a_full_list_through_every_stage(
     targets = lake.read_partition(settings.lake_root, publish.TARGETS, DAY).to_pandas()
     if len(targets):
         assert reader.target_users(targets["item_id"].iloc[0])
+
+    # The A/B arms: the champion's DeepFM type reads champion's lists; the other type has its own.
+    registry = ModelRegistry.from_settings(settings)
+    champion_type = registry.manifest("coarse_ranker", registry.champion("coarse_ranker")).params["variant"]
+    other = ({"tags", "baseline"} - {champion_type}).pop()
+    assert set(published["variant"]) == {publish.VARIANT, other}
+    meta = redis_server.client().hget("rec:v1:meta", "aliases")
+    assert decode_aliases(meta) == {champion_type: publish.VARIANT}
+    per_variant = published.groupby("variant")["user_id"].nunique()
+    assert per_variant[other] == per_variant[publish.VARIANT] == len(active)
+    lists = published.sort_values("rank").groupby(["variant", "user_id"])["item_id"].agg(tuple)
+    assert (lists[publish.VARIANT] != lists[other]).any()  # the arms differ in their coarse ranker
 
     # A second publish switches to v2; v1 stays for rollback.
     assert _run_dag() == "success"

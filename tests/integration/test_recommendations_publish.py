@@ -18,6 +18,7 @@ import pytest
 import redis
 
 from feature_store.recommendations import (
+    ALIASES_FIELD,
     CHANNELS,
     STAGES,
     PublishError,
@@ -27,6 +28,7 @@ from feature_store.recommendations import (
     RecommendationReader,
     VerificationError,
     _RawConnection,
+    decode_aliases,
     encode_user_list,
     lock_key,
     publish_recommendations,
@@ -404,3 +406,15 @@ def test_password_database_and_redis_py_fallback_connections_publish_the_same(re
             publish(redis.Redis.from_url(f"redis://:wrong@127.0.0.1:{port}/3"), 1, frame)
     finally:
         redis.Redis(port=port, password="s3cret").config_set("requirepass", "")
+
+
+def test_aliases_are_kept_in_the_meta_and_must_name_a_published_list(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    lists = user_lists(3, 5, tag=1)
+    report = publish(client, 1, lists, aliases={"tags": "champion"})
+    assert decode_aliases(client.hget(meta_key("rec", report.version), ALIASES_FIELD)) == {"tags": "champion"}
+    with pytest.raises(
+        ValueError, match=r"aliases \{'tags': 'baseline'\} name lists this publication does not"
+    ):
+        publish(client, 2, lists, aliases={"tags": "baseline"})
+    assert client.get("rec:current") == f"v{report.version}".encode()  # the failed publish switched nothing

@@ -90,7 +90,11 @@ def item_rows(kind: str, key: str, items: list[str]) -> pd.DataFrame:
 
 
 def publish(
-    client: redis.Redis, users: list[pd.DataFrame], global_items: list[str] = GLOBAL, dt: str = "2026-11-05"
+    client: redis.Redis,
+    users: list[pd.DataFrame],
+    global_items: list[str] = GLOBAL,
+    dt: str = "2026-11-05",
+    aliases: dict[str, str] | None = None,
 ) -> int:
     lists = pd.concat(
         [
@@ -104,7 +108,15 @@ def publish(
         ignore_index=True,
     )
     report = publish_recommendations(
-        client, dt, pd.concat(users, ignore_index=True), lists, None, keep=2, batch_size=100, verify_sample=10
+        client,
+        dt,
+        pd.concat(users, ignore_index=True),
+        lists,
+        None,
+        keep=2,
+        batch_size=100,
+        verify_sample=10,
+        aliases=aliases,
     )
     return report.version
 
@@ -189,6 +201,38 @@ def test_a_variant_reads_its_own_list_and_falls_back_to_champion_recorded(
             False,
         )
         assert metric(api, 'recsys_service_variant_fallbacks_total{reads="tags"}') == 1.0
+
+
+def test_a_variant_whose_ranker_is_the_champion_reads_champion_through_the_alias(redis_url: str) -> None:
+    client = redis.Redis.from_url(redis_url)
+    baseline, tags = users_in("baseline", 1)[0], users_in("tags", 1)[0]
+    users = [user_rows("champion", u, GLOBAL[:10]) for u in (baseline, tags)]
+    users += [user_rows("baseline", u, NEW + GLOBAL[40:45]) for u in (baseline, tags)]
+    publish(client, users, aliases={"tags": "champion"})  # the champion ranker is the tags variant
+    experiment = [
+        {
+            **TAGS_EXPERIMENT[0],
+            "variants": [{**v, "reads": v["name"]} for v in TAGS_EXPERIMENT[0]["variants"]],
+        }
+    ]
+    with app_client(redis_url, service_experiments=experiment) as api:
+        store = api.app.state.lookup.store  # type: ignore[attr-defined]
+        calls = []
+        execute = store.execute
+
+        async def counted(pipe: Any) -> Any:
+            calls.append(len(pipe.command_stack))
+            return await execute(pipe)
+
+        api.get("/v1/users/NEW-9/recommendations")  # the snapshot and the bandit's statistics, warmed
+        store.execute = counted
+        own = api.get(f"/v1/users/{tags}/recommendations", params={"k": 5}).json()
+        other = api.get(f"/v1/users/{baseline}/recommendations", params={"k": 5}).json()
+    assert (own["variant"], own["reads"], own["variant_fallback"]) == ("tags", "champion", False)
+    assert [i["item_id"] for i in own["items"]] == GLOBAL[:5]
+    assert (other["variant"], other["reads"], other["variant_fallback"]) == ("baseline", "baseline", False)
+    assert [i["item_id"] for i in other["items"]] == NEW
+    assert calls[0] == 1  # the alias named champion: no second GET for a fallback list
 
 
 def test_a_cold_user_gets_k_items_from_a_bandit_strategy(api: TestClient) -> None:
