@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import TYPE_CHECKING
 
 from feature_store import lake
-from recsys.errors import RecsysError, RegistryError
+from recsys.errors import PartitionMissingError, RecsysError, RegistryError
 from recsys.settings import load_settings
 
 if TYPE_CHECKING:
@@ -142,6 +142,12 @@ def main(argv: list[str] | None = None) -> int:
     which.add_argument("--segment", help="a segment list: global, trending, new_arrivals, category:<c>, ...")
     shown.add_argument("--variant", default="champion", help="published variant of a user's list")
     shown.add_argument("--k", type=int, default=10, help="how many entries")
+    alerts = commands.add_parser("alerts", help="alerts recsys_feedback raised (or every rule's outcome)")
+    alerts.add_argument("--since", help="first hour, YYYY-MM-DDTHH UTC (default: 24 hours ago)")
+    alerts.add_argument("--hours", type=int, default=24, help="how many hours")
+    alerts.add_argument("--all", action="store_true", help="every rule's outcome, not only alerts")
+    ab = commands.add_parser("ab-report", help="CTR and CVR per A/B variant, as of an hour's report")
+    ab.add_argument("--hour", required=True, help="the report's hour, YYYY-MM-DDTHH UTC")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -156,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
             print(recommendations_show(args.user, args.similar, args.segment, args.variant, args.k))
         elif args.command == "recommendations":
             print(recommendations_command(args.recommendations_command))
-    except RecsysError as exc:
+        elif args.command == "alerts":
+            print(alerts_listing(args.since, args.hours, args.all))
+        elif args.command == "ab-report":
+            print(ab_report(args.hour))
+    except (RecsysError, ValueError) as exc:
         print(f"recsys: {exc}", file=sys.stderr)
         return 1
     return 0
@@ -238,3 +248,53 @@ def _registry_command(args: argparse.Namespace) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main())
+
+
+def alerts_listing(since: str | None, hours: int, everything: bool) -> str:
+    """The alert records of ``hours`` hours from ``since`` (default: the last 24 hours)."""
+    from datetime import UTC, datetime
+
+    from tasks.context import RunContext
+    from tasks.feedback import Hour, list_alerts
+
+    settings = load_settings()
+    start = (
+        Hour.parse(since).start
+        if since
+        else Hour.parse(datetime.now(UTC).isoformat()).start - timedelta(hours=hours - 1)
+    )
+    end = start + timedelta(hours=hours)
+    frame = list_alerts(RunContext(start.date(), settings), start, end, everything)
+    what = "rule outcomes" if everything else "alerts"
+    head = f"{len(frame)} {what} from {start:%Y-%m-%dT%H} to {end:%Y-%m-%dT%H} (lake: {settings.lake_root})"
+    lines = [head]
+    for row in frame.itertuples():
+        lines.append(f"{row.hour}  {row.rule:<18} {row.status:<7} {row.message}")
+    return "\n".join(lines)
+
+
+def ab_report(hour: str) -> str:
+    """The A/B report recsys_feedback wrote for ``hour``."""
+    from tasks.feedback import REPORT, Hour
+
+    settings, window = load_settings(), Hour.parse(hour)
+    try:
+        frame = lake.read_partition(
+            settings.lake_root, window.dataset(REPORT), window.start.date()
+        ).to_pandas()
+        meta = lake.read_meta(settings.lake_root, window.dataset(REPORT), window.start.date())
+    except PartitionMissingError:
+        raise RecsysError(f"no A/B report for {window.label}: run recsys_feedback for that hour") from None
+    lines = [f"A/B report of {window.label}: feedback since {meta['since']}, {meta['events']:,} events"]
+    lines.append(
+        f"{'experiment':<14} {'variant':<10} {'impr':>8} {'clicks':>7} {'purch':>6} {'CTR':>7} {'CVR':>7} "
+        f"{'CTR lift':>9} {'p':>8}"
+    )
+    for r in frame.itertuples():
+        lift = "" if r.ctr_lift != r.ctr_lift or r.ctr_lift is None else f"{r.ctr_lift:+.1%}"
+        p = "" if r.ctr_p != r.ctr_p or r.ctr_p is None else f"{r.ctr_p:.3g}"
+        lines.append(
+            f"{r.experiment:<14} {r.variant:<10} {r.impressions:>8,} {r.clicks:>7,} {r.purchases:>6,} "
+            f"{r.ctr:>7.4f} {r.cvr:>7.4f} {lift:>9} {p:>8}"
+        )
+    return "\n".join(lines)

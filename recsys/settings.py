@@ -223,6 +223,27 @@ class Settings(BaseSettings):
     service_feedback_maxlen: int = Field(
         default=1_000_000, ge=1, description="Approximate length cap of the feedback:events stream."
     )
+    service_rollup_flush_s: float = Field(
+        default=5.0, gt=0, description="Seconds between a worker's sends of its hourly request counts."
+    )
+    feedback_report_days: int = Field(
+        default=7, ge=1, le=60, description="Days of feedback the hourly A/B report covers."
+    )
+    alert_p99_ms: float = Field(
+        default=10.0, gt=0, description="Alert when an hour's p99 recommendation latency is above (ms)."
+    )
+    alert_fallback_share: float = Field(
+        default=0.05, ge=0, le=1, description="Alert when more of an hour's answers are fallbacks."
+    )
+    alert_ctr_drop: float = Field(
+        default=0.2, gt=0, lt=1, description="Alert when the last day's CTR fell by this share week on week."
+    )
+    alert_min_requests: int = Field(
+        default=100, ge=1, description="Requests an hour needs before its latency and fallback rules apply."
+    )
+    alert_min_impressions: int = Field(
+        default=500, ge=1, description="Impressions each day needs before the CTR rule applies."
+    )
     service_experiments: list[dict[str, Any]] = Field(
         default=[
             {

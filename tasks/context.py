@@ -63,6 +63,20 @@ def context_from_airflow(airflow_context: Mapping[str, Any]) -> RunContext:
     return RunContext(partition, load_settings(**overrides))
 
 
+def hour_from_airflow(airflow_context: Mapping[str, Any]) -> str:
+    """The UTC hour (``YYYY-MM-DDTHH``) an hourly run covers: the ``hour`` param when given
+    (UI triggers), else the start of the run's data interval."""
+    params = airflow_context.get("params") or {}
+    if params.get("hour"):
+        return str(params["hour"])
+    start = airflow_context.get("data_interval_start")
+    if start is None:
+        raise ValueError(
+            "no hour: this run has no hour param and no data interval; trigger it with hour=YYYY-MM-DDTHH"
+        )
+    return f"{start.astimezone(UTC):%Y-%m-%dT%H}"
+
+
 def _announced_day(airflow_context: Mapping[str, Any]) -> date | None:
     """The latest ``dt`` extra among the asset events that triggered this run, if any.
 

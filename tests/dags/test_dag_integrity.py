@@ -20,6 +20,7 @@ EXPECTED_DAGS = {
     "recsys_ingest.py": {"recsys_ingest"},
     "recsys_retrain.py": {"recsys_retrain"},
     "recsys_publish.py": {"recsys_publish"},
+    "recsys_feedback.py": {"recsys_feedback"},
 }
 
 
@@ -108,6 +109,13 @@ def test_retrain_is_nightly_and_trains_variants_in_parallel() -> None:
     assert {"epochs", "variants", "history_days", "negative_share", "recall_epochs", "partition_date"} <= set(
         dag["params"]
     )
+
+
+def test_feedback_is_hourly_over_data_intervals_and_alerts_after_consuming() -> None:
+    dag = parse(DAGS_FOLDER / "recsys_feedback.py")["dags"]["recsys_feedback"]
+    assert dag["timetable"] == "CronDataIntervalTimetable"
+    assert dag["tasks"] == sorted(["consume", "experiment_report", "bandit_statistics", "alerts"])
+    assert set(dag["params"]) == {"hour"}
 
 
 def test_publish_listens_to_assets_the_other_dags_announce() -> None:

@@ -50,6 +50,13 @@ def test_empty_environment_gives_the_documented_defaults() -> None:
 
 # Every field, the text put in its variable, and the value it must become.
 BINDINGS = [
+    ("service_rollup_flush_s", "2.5", 2.5),
+    ("feedback_report_days", "14", 14),
+    ("alert_p99_ms", "25", 25.0),
+    ("alert_fallback_share", "0.1", 0.1),
+    ("alert_ctr_drop", "0.3", 0.3),
+    ("alert_min_requests", "50", 50),
+    ("alert_min_impressions", "1000", 1000),
     ("environment", "production", "production"),
     ("lake_root", "/srv/lake", Path("/srv/lake")),
     ("lake_root", "file:///srv/lake2", Path("/srv/lake2")),
