@@ -26,17 +26,20 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from tagging.catalog import Items, prepare_items
 from tagging.patterns import SPECS, strip_named_groups
 from tagging.prices import PricePositions, percentile_evidence_texts, price_positions
 from tagging.rules import (
     attribute,
+    first_unexcluded_hit,
     implied,
     listed_within,
     price_percentile,
     price_threshold,
     rule_on_hits,
+    text_evidence,
 )
 from tagging.scan import first_hit_per_row, negation_split, scan, union_pattern
 from tagging.store import CandidateStore, EvidencePool, rule_score, score_confidence, unpack_source
@@ -219,7 +222,11 @@ class TagEngine:
                 continue
             rows, first = first_hit_per_row(hits.parent, ok[hits.codes])
             rank = np.cumsum(ok) - 1
-            out.append(_FieldMatch(k, rows + row_offset, texts_u, rank[hits.codes[first]]))
+            index = rank[hits.codes[first]]
+            if isinstance(rule, TextRule) and rule.exclude:
+                rows, index = _recheck_exclusions(rule, field, texts, rows, index, texts_u)
+            if rows.size:
+                out.append(_FieldMatch(k, rows + row_offset, texts_u, index))
         return out
 
     # ---- price, brand, category and listing rules
@@ -318,6 +325,33 @@ class TagEngine:
         ]
         columns = [f.result() for f in [executor.submit(job) for job in jobs]]
         return pa.Table.from_arrays(columns, schema=ITEM_TAGS_SCHEMA)
+
+
+def _recheck_exclusions(
+    rule: TextRule, field: str, texts: pa.Array, rows: Ints, index: Ints, evidence: list[str]
+) -> tuple[Ints, Ints]:
+    """Rows whose text holds one of ``rule``'s exclusions, judged again one by one.
+
+    The shared scan finds hits without overlaps, so another rule's hit can swallow the start
+    of an exclusion ("GM 2" of "GM 2.8K" leaves "8K" looking like a resolution). Such texts
+    are rare: only they are re-read with the rule's own pattern and exclusions (appending
+    any new evidence text to ``evidence``).
+    """
+    suspect = pc.match_substring_regex(
+        pc.fill_null(texts.take(pa.array(rows)), ""), rule.exclude, ignore_case=True
+    ).to_numpy(zero_copy_only=False)
+    if not suspect.any():
+        return rows, index
+    keep = np.ones(rows.size, dtype=bool)
+    index = index.copy()
+    for i in np.flatnonzero(suspect):
+        hit = first_unexcluded_hit(rule, str(texts[int(rows[i])].as_py() or ""))
+        if hit is None:
+            keep[i] = False
+        else:
+            evidence.append(text_evidence(hit, field))
+            index[i] = len(evidence) - 1
+    return rows[keep], index[keep]
 
 
 def _decode(indices: npt.NDArray[np.integer[Any]], values: pa.Array) -> pa.Array:

@@ -7,6 +7,8 @@ explanation and are shared with the per-row baseline, so both write identical te
 
 from __future__ import annotations
 
+import functools
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from tagging.catalog import Items
-from tagging.patterns import SPECS
+from tagging.patterns import NEGATION_CUE, PY_FLAGS, SPECS
 from tagging.prices import PricePositions, fixed_text
 from tagging.store import CandidateStore, EvidencePool
 from tagging.taxonomy import (
@@ -75,6 +77,24 @@ def rule_on_hits(rule: Rule, body: pa.Array, negated: Bools, field: str) -> tupl
         values = value[chosen]
         return ok, [spec_evidence(rule, t, float(v), field) for t, v in zip(texts, values, strict=True)]
     return ok, [text_evidence(t, field) for t in texts]
+
+
+def first_unexcluded_hit(rule: TextRule, text: str) -> str | None:
+    """The first hit of ``rule`` in ``text`` that overlaps none of its exclusions (and, for a
+    rule that honours negation, is not negated); None when there is none."""
+    excluded = [m.span() for m in _compiled(rule.exclude).finditer(text)] if rule.exclude else []
+    for m in _compiled(f"(?P<neg>{NEGATION_CUE})?(?P<hit>{rule.pattern})").finditer(text):
+        if m.group("neg") and rule.negation:
+            continue
+        start, end = m.span("hit")
+        if not any(s < end and start < e for s, e in excluded):
+            return m.group("hit")
+    return None
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, PY_FLAGS)
 
 
 def text_evidence(matched: str, field: str) -> str:

@@ -161,6 +161,16 @@ def test_exclusions_reject_look_alike_phrases() -> None:
     assert "TV002" not in tags_of(tag({"title": 'HP 14" OLED 2.8K laptop'}))
 
 
+def test_an_exclusion_counts_even_when_another_rules_hit_swallows_its_start() -> None:
+    # "GM 2" (Sony's G Master II series) is a hit of its own, and leaves "8K" of "2.8K" behind.
+    out = tag(
+        {"title": "GM 2.8K", "brand": "Sony", "category": "cameras"},
+        {"title": "GM 2.8K lens, 8k video", "brand": "Sony", "category": "cameras"},
+    )
+    assert "TV002" not in tags_of(out, "i0")
+    assert row(out, "TV002", "i1")["evidence"] == "matched '8k' in title"
+
+
 # ---- series regexes, brand and category rules
 
 
