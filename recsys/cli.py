@@ -148,6 +148,20 @@ def main(argv: list[str] | None = None) -> int:
     alerts.add_argument("--all", action="store_true", help="every rule's outcome, not only alerts")
     ab = commands.add_parser("ab-report", help="CTR and CVR per A/B variant, as of an hour's report")
     ab.add_argument("--hour", required=True, help="the report's hour, YYYY-MM-DDTHH UTC")
+    looked = commands.add_parser(
+        "inspect", help="Redis explorer: versions, key counts and memory of rec and feat; one list"
+    )
+    looked_at = looked.add_mutually_exclusive_group()
+    looked_at.add_argument("--user", help="print this user's list instead of the summary")
+    looked_at.add_argument("--item", help="print this item's similar items instead of the summary")
+    looked.add_argument("--variant", default="champion", help="variant of --user's list (aliases apply)")
+    looked.add_argument("--version", type=int, help="version N (of vN) instead of the current one")
+    looked.add_argument("--keyspace", choices=("rec", "feat"), help="summarise one keyspace (default: both)")
+    looked.add_argument(
+        "--sample", type=int, default=1000, help="keys per kind measured before memory is estimated"
+    )
+    looked.add_argument("--k", type=int, default=None, help="entries of a list to print (default: all)")
+    looked.add_argument("--json", action="store_true", help="machine-readable output")
     args = parser.parse_args(argv)
     try:
         if args.command == "summary":
@@ -166,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
             print(alerts_listing(args.since, args.hours, args.all))
         elif args.command == "ab-report":
             print(ab_report(args.hour))
+        elif args.command == "inspect":
+            from recsys.explorer import inspect_command
+
+            options = ("user", "item", "variant", "version", "keyspace", "sample", "k")
+            print(inspect_command(**{o: getattr(args, o) for o in options}, as_json=args.json))
     except (RecsysError, ValueError) as exc:
         print(f"recsys: {exc}", file=sys.stderr)
         return 1
