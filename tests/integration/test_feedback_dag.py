@@ -128,7 +128,8 @@ def test_an_hour_of_feedback_is_reported_and_its_alerts_fail_the_run(
     report = lake.read_partition(root, HOUR.dataset(feedback.REPORT), HOUR.start.date()).to_pandas()
     tags = report.set_index("variant").loc["tags"]
     assert tags["control"] == "baseline" and tags["ctr_lift"] > 0 and tags["ctr_p"] < 0.05
-    assert report.set_index("variant").loc["baseline", "impressions"] == 400  # the week before is 7 days and 1 hour back
+    # The report covers 7 days; the week-before hour lies 7 days and 1 hour back.
+    assert report.set_index("variant").loc["baseline", "impressions"] == 400
 
     bandit = lake.read_partition(root, HOUR.dataset(feedback.BANDIT), HOUR.start.date()).to_pandas()
     arms = bandit[bandit["bucket"] == "all"].set_index("arm")
