@@ -10,7 +10,7 @@ export AIRFLOW_HOME := $(abspath .airflow)
 export AIRFLOW__CORE__DAGS_FOLDER := $(abspath dags)
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 
-.PHONY: install demo test lint format bench serve clean
+.PHONY: install demo test lint format bench serve clean airflow
 
 $(STAMP): pyproject.toml
 	@echo "==> creating $(VENV) with $(PYTHON) and installing the pinned dependencies (about a minute)"
@@ -49,6 +49,11 @@ bench: install
 serve: install
 	@bash scripts/ensure_redis.sh
 	$(BIN)/python -m feature_store.service
+
+# A local Airflow over dags/ (api-server, scheduler, dag-processor, triggerer) until Ctrl-C; see
+# scripts/airflow.sh for the port (AIRFLOW__API__PORT), the login and the RECSYS_* defaults.
+airflow: install
+	PATH=$(BIN):$$PATH bash scripts/airflow.sh
 
 clean:
 	rm -rf data .airflow .redis .pytest_cache .mypy_cache .ruff_cache
