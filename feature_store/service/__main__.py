@@ -18,6 +18,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(process)d %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["stderr"], "level": "INFO"},
+    # Off: a line per request costs more CPU than the lookup itself (docs/service.md, Privacy).
+    "loggers": {"feature_store.service.access": {"level": "WARNING"}},
 }
 
 

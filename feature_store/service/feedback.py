@@ -45,8 +45,15 @@ class RequestToken:
     context: str | None = None
 
     def encode(self) -> str:
-        tail = f".{self.context}" if self.context else ""
-        return f"{self.nonce:016x}.v{self.version}.{self.source}{tail}"
+        return request_id(self.nonce, self.version, self.source, self.context)
+
+
+def request_id(nonce: int, version: int, source: str, context: str | None = None) -> str:
+    """``RequestToken(...).encode()`` without making the token (the hot path's form)."""
+    nonce_hex = nonce.to_bytes(8, "big").hex()  # f"{nonce:016x}", in half the time
+    if context:
+        return f"{nonce_hex}.v{version}.{source}.{context}"
+    return f"{nonce_hex}.v{version}.{source}"
 
 
 def parse_request_id(text: str) -> RequestToken | None:

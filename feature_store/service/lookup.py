@@ -1,10 +1,10 @@
 """The lookup service's logic, free of HTTP: recommendations, similar items, feedback, readiness.
 
-A recommendation request costs one Redis round trip: one pipeline GETs the user's list of
-the variant's published list (its ``reads`` name resolved through the version's aliases, so
-``tags`` reads ``champion`` when the champion ranker is the tags variant; and champion's
-too when the variant reads another one), the
-context's segment when the request names one, and, at most once a second, the bandit's
+A recommendation request costs one Redis round trip: a GET of the user's list of the
+variant's published list (its ``reads`` name resolved through the version's aliases, so
+``tags`` reads ``champion`` when the champion ranker is the tags variant), or one MGET that
+adds champion's list when the variant reads another one and the context's segment when the
+request names one; at most once a second, a pipeline that also reads the bandit's
 statistics. Item names, popular lists and new arrivals come from the worker's snapshot of
 the version. The version pointer is re-read every ``service_pointer_ttl_s``.
 """
@@ -14,33 +14,37 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from feature_store.recommendations import (
-    CHANNELS,
-    STAGES,
     RecommendationFormatError,
     decode_item_list,
-    decode_user_list,
     segment_key,
     similar_key,
     user_key,
 )
 from feature_store.service.bandit import STRATEGIES, ColdStartBandit, stats_key
+from feature_store.service.codec import (
+    CHANNEL_OF,
+    STAGE_OF,
+    EncodedItems,
+    encode_items,
+    item_ids,
+    user_list_head,
+)
 from feature_store.service.errors import InvalidRequestError, ServiceUnavailableError, UnknownItemError
 from feature_store.service.experiments import CHAMPION, Assignment, Experiments
-from feature_store.service.feedback import FeedbackSink, RequestToken, feedback_entry, parse_request_id
+from feature_store.service.feedback import FeedbackSink, feedback_entry, parse_request_id, request_id
 from feature_store.service.metrics import ServiceMetrics
 from feature_store.service.privacy import AuditLog, UserHasher
+from feature_store.service.rollup import HourlyRollup
 from feature_store.service.schemas import (
     FeedbackIn,
     FeedbackOut,
-    Item,
+    ItemDict,
     Ready,
-    Recommendations,
-    Similar,
+    RecommendationsDict,
+    SimilarDict,
     Source,
 )
 from feature_store.service.snapshot import Scored, Snapshot, top_up
@@ -49,14 +53,13 @@ from feature_store.service.store import NotPublishedError, OnlineStore, StoreUna
 log = logging.getLogger(__name__)
 
 
-def _items(scored: list[Scored]) -> list[Item]:
-    return [Item(item_id=s.item_id, score=s.score, channel=s.channel, stage=s.stage) for s in scored]
+def _items(scored: list[Scored]) -> list[ItemDict]:
+    return [{"item_id": s.item_id, "score": s.score, "channel": s.channel, "stage": s.stage} for s in scored]
 
 
-@dataclass(frozen=True)
-class _Served:
+class _Served(NamedTuple):  # not a frozen dataclass: its __init__ costs three times as much
     source: Source
-    items: list[Scored]
+    items: list[ItemDict] | EncodedItems
     reads: str | None = None
     variant_fallback: bool = False
     strategy: str | None = None
@@ -75,8 +78,10 @@ class LookupService:
         metrics: ServiceMetrics,
         hasher: UserHasher,
         audit: AuditLog,
+        rollup: HourlyRollup | None = None,
     ) -> None:
         self.store = store
+        self.rollup = rollup or HourlyRollup()
         self.experiments = experiments
         self.bandit = bandit
         self.sink = sink
@@ -87,13 +92,17 @@ class LookupService:
 
     # -- recommendations --------------------------------------------------------------
 
-    async def recommend(self, user_id: str, k: int, context: str | None) -> Recommendations:
-        """A user's top ``k``: published list, else cold start, else (Redis away) the snapshot."""
+    async def recommend(self, user_id: str, k: int, context: str | None) -> RecommendationsDict:
+        """A user's top ``k``: published list, else cold start, else (Redis away) the snapshot.
+
+        The answer is the ``Recommendations`` model's dict (codec.answer_json encodes it): no model
+        of it and its items is built, which would cost more than the rest of the request.
+        """
         started = time.perf_counter()
         assignment = self.experiments.assign(user_id)
         nonce = self._rng.getrandbits(64)
         try:
-            snapshot = await self._current()
+            snapshot = self.store.fresh() or await self._current()
             served = await self._read(snapshot, assignment, user_id, k, context)
         except StoreUnavailableError as exc:
             snapshot = self._snapshot_or_unavailable(exc.reason)
@@ -107,26 +116,28 @@ class LookupService:
             served = self._fallback(snapshot, k, "bad_value", "recommendations")
         # The request id carries what feedback needs: the strategy of a cold start, else the source.
         source = (served.strategy or "global") if served.source == "cold_start" else served.source
-        request_id = RequestToken(nonce, snapshot.version, source, context).encode()
         for name, variant in assignment.experiments.items():
-            self.metrics.served.labels(name, variant, served.source).inc()
-        answer = Recommendations(
-            request_id=request_id,
-            user_id=user_id,
-            experiment=assignment.experiment,
-            variant=assignment.variant,
-            experiments=assignment.experiments,
-            reads=served.reads,
-            variant_fallback=served.variant_fallback,
-            source=served.source,
-            strategy=served.strategy,
-            context=context,
-            fallback=served.source == "fallback",
-            fallback_reason=served.fallback_reason,
-            version=snapshot.version,
-            items=_items(served.items),
-        )
-        self._audit(nonce, answer, started)
+            self.metrics.served_of(name, variant, served.source).inc()
+        answer: RecommendationsDict = {
+            "request_id": request_id(nonce, snapshot.version, source, context),
+            "user_id": user_id,
+            "experiment": assignment.experiment,
+            "variant": assignment.variant,
+            "experiments": assignment.experiments,
+            "reads": served.reads,
+            "variant_fallback": served.variant_fallback,
+            "source": served.source,
+            "strategy": served.strategy,
+            "context": context,
+            "fallback": served.source == "fallback",
+            "fallback_reason": served.fallback_reason,
+            "version": snapshot.version,
+            "items": served.items,
+        }
+        if self.audit.sampled(nonce):
+            self._audit(nonce, answer, started)
+        # For recsys_feedback's alert rules: every worker's hour, summed in Redis (rollup.py).
+        self.rollup.record(time.time(), time.perf_counter() - started, served.source)
         return answer
 
     async def _current(self) -> Snapshot:
@@ -142,34 +153,42 @@ class LookupService:
             )
         return self.store.snapshot
 
-    def _fallback(self, snapshot: Snapshot, k: int, reason: str, route: str, exclude: str = "") -> _Served:
-        self.metrics.fallbacks.labels(route, reason).inc()
-        return _Served(
-            "fallback", snapshot.popular(k, exclude=(exclude,) if exclude else ()), fallback_reason=reason
-        )
+    def _fallback(self, snapshot: Snapshot, k: int, reason: str, route: str) -> _Served:
+        return _Served("fallback", self._popular(snapshot, k, reason, route), fallback_reason=reason)
+
+    def _popular(
+        self, snapshot: Snapshot, k: int, reason: str, route: str, exclude: str = ""
+    ) -> list[ItemDict]:
+        self.metrics.fallbacks_of(route, reason).inc()
+        return _items(snapshot.popular(k, exclude=(exclude,) if exclude else ()))
 
     async def _read(
         self, snapshot: Snapshot, assignment: Assignment, user_id: str, k: int, context: str | None
     ) -> _Served:
         version = snapshot.version
         reads = snapshot.list_name(assignment.reads)
-        pipe = self.store.client.pipeline(transaction=False)
-        pipe.get(user_key(version, reads, user_id))
+        keys = [user_key(version, reads, user_id)]
         also_champion = reads != CHAMPION
         if also_champion:
-            pipe.get(user_key(version, CHAMPION, user_id))
+            keys.append(user_key(version, CHAMPION, user_id))
         if context:
-            pipe.get(segment_key(version, context))
+            keys.append(segment_key(version, context))
         bucket = self.bandit.bucket(context)
-        refresh = self.bandit.stale(bucket)
-        if refresh:
+        values: list[Any]
+        if self.bandit.stale(bucket):  # at most once a second: the statistics ride along
+            pipe = self.store.client.pipeline(transaction=False)
+            pipe.mget(keys)
             pipe.hgetall(stats_key(bucket))
-        replies: Iterator[Any] = iter(await self.store.execute(pipe))
+            values, stats = await self.store.execute(pipe)
+            self.bandit.absorb(bucket, stats)
+        elif len(keys) == 1:  # a plain command costs less than a pipeline of one
+            values = [await self.store.get(keys[0])]
+        else:
+            values = await self.store.mget(keys)
+        replies = iter(values)
         own = next(replies)
         champion = next(replies) if also_champion else None
         context_value = next(replies) if context else None
-        if refresh:
-            self.bandit.absorb(bucket, next(replies))
         if context and context.startswith("category:") and context_value is None:
             raise InvalidRequestError(
                 "context",
@@ -177,29 +196,30 @@ class LookupService:
                 context,
             )
         if own is not None:
-            return _Served(
-                "personal", self._personal(snapshot, own, k, user_key(version, reads, "<user>")), reads
-            )
+            return _Served("personal", self._personal(snapshot, own, k, reads), reads)
         if champion is not None:
-            self.metrics.variant_fallbacks.labels(reads).inc()
-            items = self._personal(snapshot, champion, k, user_key(version, CHAMPION, "<user>"))
+            self.metrics.variant_fallbacks_of(reads).inc()
+            items = self._personal(snapshot, champion, k, CHAMPION)
             return _Served("personal", items, CHAMPION, variant_fallback=True)
         return self._cold_start(snapshot, k, context, context_value)
 
-    def _personal(self, snapshot: Snapshot, value: bytes, k: int, where: str) -> list[Scored]:
-        lst = decode_user_list(value)
-        names = snapshot.names(lst.items[:k].tolist(), where)
-        scored = [
-            Scored(item, score, CHANNELS[c], STAGES[s])
-            for item, score, c, s in zip(
-                names,
-                lst.scores[:k].tolist(),
-                lst.channels[:k].tolist(),
-                lst.stages[:k].tolist(),
-                strict=True,
-            )
+    def _personal(
+        self, snapshot: Snapshot, value: bytes, k: int, reads: str
+    ) -> list[ItemDict] | EncodedItems:
+        """The head of ``reads``'s published list (``value``) as an answer's items."""
+        indexes, scores, tags = user_list_head(value, k)
+        if indexes and max(indexes) >= len(snapshot.items):  # raises, naming the list
+            snapshot.names(indexes, user_key(snapshot.version, reads, "<user>"))
+        if len(indexes) == k:  # the usual case: the items spliced from pieces of their JSON
+            encoded = encode_items(snapshot.item_json, indexes, scores, tags)
+            return EncodedItems(encoded, indexes, snapshot.items)
+        names = snapshot.names(indexes, "")  # checked above
+        items: list[ItemDict] = [
+            {"item_id": name, "score": score, "channel": CHANNEL_OF[tag], "stage": STAGE_OF[tag]}
+            for name, score, tag in zip(names, scores, tags, strict=True)
         ]
-        return top_up(scored, k, snapshot)  # a short published list is filled from the popular ones
+        # A short published list is filled from the popular ones.
+        return items + _items(top_up([], k - len(items), snapshot, exclude=names))
 
     def _cold_start(
         self, snapshot: Snapshot, k: int, context: str | None, context_value: bytes | None
@@ -211,33 +231,31 @@ class LookupService:
         if not arms:  # an empty catalog: nothing to recommend
             return _Served("cold_start", [], strategy="global")
         strategy = self.bandit.choose(arms, context)
-        self.metrics.cold_starts.labels(strategy).inc()
-        return _Served("cold_start", top_up(lists[strategy], k, snapshot), strategy=strategy)
+        self.metrics.cold_starts_of(strategy).inc()
+        return _Served("cold_start", _items(top_up(lists[strategy], k, snapshot)), strategy=strategy)
 
-    def _audit(self, nonce: int, answer: Recommendations, started: float) -> None:
-        if not self.audit.sampled(nonce):
-            return
+    def _audit(self, nonce: int, answer: RecommendationsDict, started: float) -> None:
         self.audit.write(
             nonce,
             {
-                "request_id": answer.request_id,
-                "user": self.hasher(answer.user_id),  # never the raw id
-                "experiments": answer.experiments,
-                "reads": answer.reads,
-                "variant_fallback": answer.variant_fallback,
-                "source": answer.source,
-                "strategy": answer.strategy,
-                "context": answer.context,
-                "fallback_reason": answer.fallback_reason,
-                "version": answer.version,
-                "items": [i.item_id for i in answer.items],
+                "request_id": answer["request_id"],
+                "user": self.hasher(answer["user_id"]),  # never the raw id
+                "experiments": answer["experiments"],
+                "reads": answer["reads"],
+                "variant_fallback": answer["variant_fallback"],
+                "source": answer["source"],
+                "strategy": answer["strategy"],
+                "context": answer["context"],
+                "fallback_reason": answer["fallback_reason"],
+                "version": answer["version"],
+                "items": item_ids(answer["items"]),
                 "latency_ms": round((time.perf_counter() - started) * 1000, 3),
             },
         )
 
     # -- similar items ----------------------------------------------------------------
 
-    async def similar(self, item_id: str, k: int) -> Similar:
+    async def similar(self, item_id: str, k: int) -> SimilarDict:
         """Up to ``k`` items similar to ``item_id``; popular items while Redis is away."""
         nonce = self._rng.getrandbits(64)
         try:
@@ -251,28 +269,29 @@ class LookupService:
             reason = "bad_value"
         if reason is not None:
             snapshot = self._snapshot_or_unavailable(reason)
-            items = self._fallback(snapshot, k, reason, "similar", exclude=item_id).items
-        return Similar(
-            request_id=RequestToken(nonce, snapshot.version, "fallback" if reason else "similar").encode(),
-            item_id=item_id,
-            version=snapshot.version,
-            fallback=reason is not None,
-            fallback_reason=reason,
-            items=_items(items),
-        )
+            items = self._popular(snapshot, k, reason, "similar", exclude=item_id)
+        return {
+            "request_id": request_id(nonce, snapshot.version, "fallback" if reason else "similar"),
+            "item_id": item_id,
+            "version": snapshot.version,
+            "fallback": reason is not None,
+            "fallback_reason": reason,
+            "items": items,
+        }
 
-    async def _similar(self, snapshot: Snapshot, item_id: str, k: int) -> list[Scored]:
+    async def _similar(self, snapshot: Snapshot, item_id: str, k: int) -> list[ItemDict]:
         key = similar_key(snapshot.version, item_id)
-        pipe = self.store.client.pipeline(transaction=False)
-        pipe.get(key)
-        (value,) = await self.store.execute(pipe)
+        value = await self.store.get(key)
         if value is None:
             raise UnknownItemError(
                 f"item {item_id!r} has no similar items in the serving version v{snapshot.version}"
             )
         indexes, scores = decode_item_list(value)
         names = snapshot.names(indexes[:k].tolist(), key)
-        return [Scored(n, s, "similar") for n, s in zip(names, scores[:k].tolist(), strict=True)]
+        return [
+            {"item_id": n, "score": s, "channel": "similar", "stage": None}
+            for n, s in zip(names, scores[:k].tolist(), strict=True)
+        ]
 
     # -- feedback and readiness ---------------------------------------------------------
 

@@ -9,16 +9,40 @@ and ``/metrics`` aggregates every worker's.
 from __future__ import annotations
 
 import os
+from typing import Generic, TypeVar
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.multiprocess import MultiProcessCollector
 
 # Sub-millisecond resolution at the bottom: a warm lookup takes about a millisecond.
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
+M = TypeVar("M", bound=MetricWrapperBase)
+
+
 def multiprocess() -> bool:
     return bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+
+
+class Children(Generic[M]):
+    """A metric's children by label values, each made once: ``labels()`` costs a lock and a few
+    dict and tuple operations per call, a measurable share of a request that takes 100 µs.
+
+    Label values are bounded sets (route templates, statuses, variants, reasons), and the metric
+    holds every child anyway, so the cache holds no more than the metric does.
+    """
+
+    def __init__(self, metric: M) -> None:
+        self._metric = metric
+        self._made: dict[tuple[str, ...], M] = {}
+
+    def __call__(self, *values: str) -> M:
+        child = self._made.get(values)
+        if child is None:
+            child = self._made[values] = self._metric.labels(*values)
+        return child
 
 
 class ServiceMetrics:
@@ -101,6 +125,13 @@ class ServiceMetrics:
             registry=registry,
             multiprocess_mode="liveall",
         )
+        # The per-request children, cached (see Children).
+        self.latency_of = Children(self.latency)
+        self.requests_of = Children(self.requests)
+        self.served_of = Children(self.served)
+        self.fallbacks_of = Children(self.fallbacks)
+        self.variant_fallbacks_of = Children(self.variant_fallbacks)
+        self.cold_starts_of = Children(self.cold_starts)
 
     def exposition(self) -> bytes:
         """The text format of every metric (all workers' in multiprocess mode)."""

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from feature_store.service.codec import EncodedItems
 from feature_store.service.errors import ID_RULE, is_id
 
 Source = Literal["personal", "cold_start", "fallback"]
@@ -35,6 +36,34 @@ class Recommendations(BaseModel):
     items: list[Item]
 
 
+class ItemDict(TypedDict):
+    """An ``Item`` as the hot path builds it (codec.py encodes it): the same fields, no model."""
+
+    item_id: str
+    score: float
+    channel: str
+    stage: str | None
+
+
+class RecommendationsDict(TypedDict):
+    """A ``Recommendations`` answer as a dict, its fields in the model's order (so in its JSON's)."""
+
+    request_id: str
+    user_id: str
+    experiment: str
+    variant: str
+    experiments: dict[str, str]
+    reads: str | None
+    variant_fallback: bool
+    source: Source
+    strategy: str | None
+    context: str | None
+    fallback: bool
+    fallback_reason: str | None
+    version: int
+    items: list[ItemDict] | EncodedItems  # EncodedItems: a published list's, already JSON
+
+
 class Similar(BaseModel):
     request_id: str
     item_id: str
@@ -42,6 +71,17 @@ class Similar(BaseModel):
     fallback: bool = Field(description="Redis was away: popular items stand in for similar ones.")
     fallback_reason: str | None
     items: list[Item]
+
+
+class SimilarDict(TypedDict):
+    """A ``Similar`` answer as a dict, its fields in the model's order."""
+
+    request_id: str
+    item_id: str
+    version: int
+    fallback: bool
+    fallback_reason: str | None
+    items: list[ItemDict]
 
 
 class FeedbackIn(BaseModel):

@@ -19,6 +19,7 @@ from feature_store.recommendations import (
     items_key,
     segment_key,
 )
+from feature_store.service.codec import item_prefixes
 
 SNAPSHOT_SEGMENTS = ("global", "trending", "new_arrivals")
 
@@ -38,6 +39,11 @@ class Snapshot:
     segments: dict[str, list[Scored]] = field(repr=False)
     # A variant's ``reads`` name -> the published list serving it (publication meta "aliases").
     aliases: dict[str, str] = field(default_factory=dict)
+    # Each item's ``{"item_id":<id>,"score":``: answers splice published lists from them (codec.py).
+    item_json: list[bytes] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "item_json", item_prefixes(self.items))  # frozen: set once, here
 
     def list_name(self, reads: str) -> str:
         return self.aliases.get(reads, reads)

@@ -31,6 +31,7 @@ from feature_store.service.bandit import STRATEGIES, stats_key
 from feature_store.service.experiments import parse_experiments
 from feature_store.service.feedback import STREAM, parse_request_id
 from feature_store.service.privacy import DEVELOPMENT_USER_HASH_KEY, UserHasher
+from feature_store.service.schemas import Recommendations
 from recsys.settings import load_settings
 from tests.support import ROOT, free_port
 
@@ -143,6 +144,31 @@ def api(redis_url: str, store: redis.Redis) -> Iterator[TestClient]:
         yield client
 
 
+def round_trips(api: TestClient) -> list[tuple[str, int]]:
+    """From now on, the store's Redis round trips: (GET, 1), (MGET, keys) or (pipeline, commands)."""
+    store = api.app.state.lookup.store  # type: ignore[attr-defined]
+    calls: list[tuple[str, int]] = []
+    get, mget, execute = store.get, store.mget, store.execute
+
+    async def counted_get(key: str) -> Any:
+        calls.append(("GET", 1))
+        return await get(key)
+
+    async def counted_mget(keys: list[str]) -> Any:
+        calls.append(("MGET", len(keys)))
+        return await mget(keys)
+
+    async def counted_execute(pipe: Any) -> Any:
+        commands = [c[0][0] for c in pipe.command_stack]
+        if commands and all(c in ("HINCRBY", "EXPIRE") for c in commands):
+            return await execute(pipe)  # the worker's hourly counts, sent off the request path
+        calls.append(("pipeline", len(pipe.command_stack)))
+        return await execute(pipe)
+
+    store.get, store.mget, store.execute = counted_get, counted_mget, counted_execute
+    return calls
+
+
 def metric(client: TestClient, line_start: str) -> float:
     for line in client.get("/metrics").text.splitlines():
         if line.startswith(line_start + " ") or (
@@ -156,9 +182,10 @@ def metric(client: TestClient, line_start: str) -> float:
 
 
 def test_a_user_with_a_published_list_gets_it_in_rank_order(api: TestClient) -> None:
-    body = api.get("/v1/users/U3/recommendations", params={"k": 5}).json()
-    assert [i["item_id"] for i in body["items"]] == GLOBAL[3:8]
-    assert body["items"][0] == {"item_id": "P3", "score": 30.0, "channel": "faiss", "stage": "fine"}
+    # U4: no list of its variant's own (U0 and U3 have tags lists), so champion's is read.
+    body = api.get("/v1/users/U4/recommendations", params={"k": 5}).json()
+    assert [i["item_id"] for i in body["items"]] == GLOBAL[4:9]
+    assert body["items"][0] == {"item_id": "P4", "score": 30.0, "channel": "faiss", "stage": "fine"}
     assert (body["source"], body["reads"], body["version"], body["fallback"]) == (
         "personal",
         "champion",
@@ -216,23 +243,16 @@ def test_a_variant_whose_ranker_is_the_champion_reads_champion_through_the_alias
         }
     ]
     with app_client(redis_url, service_experiments=experiment) as api:
-        store = api.app.state.lookup.store  # type: ignore[attr-defined]
-        calls = []
-        execute = store.execute
-
-        async def counted(pipe: Any) -> Any:
-            calls.append(len(pipe.command_stack))
-            return await execute(pipe)
-
         api.get("/v1/users/NEW-9/recommendations")  # the snapshot and the bandit's statistics, warmed
-        store.execute = counted
+        calls = round_trips(api)
         own = api.get(f"/v1/users/{tags}/recommendations", params={"k": 5}).json()
         other = api.get(f"/v1/users/{baseline}/recommendations", params={"k": 5}).json()
     assert (own["variant"], own["reads"], own["variant_fallback"]) == ("tags", "champion", False)
     assert [i["item_id"] for i in own["items"]] == GLOBAL[:5]
     assert (other["variant"], other["reads"], other["variant_fallback"]) == ("baseline", "baseline", False)
     assert [i["item_id"] for i in other["items"]] == NEW
-    assert calls[0] == 1  # the alias named champion: no second GET for a fallback list
+    # The alias named champion: no second key for a fallback list. Baseline's list, and champion's.
+    assert calls == [("GET", 1), ("MGET", 2)]
 
 
 def test_a_cold_user_gets_k_items_from_a_bandit_strategy(api: TestClient) -> None:
@@ -265,6 +285,44 @@ def test_the_context_arm_serves_the_context_segment_when_it_earns_most(
     assert token is not None and (token.source, token.context) == ("context", "category:phones")
 
 
+@pytest.mark.parametrize(
+    ("user", "query"),
+    [
+        ("U4", {"k": 5}),  # champion's list, the variant's missing
+        ("U3", {"k": 5}),  # its tags list
+        ("U9", {"k": 10}),  # a short list, topped up
+        ("NEW-1", {"k": 7}),  # cold start
+        ("NEW-2", {"k": 7, "context": "category:phones"}),
+    ],
+)
+def test_the_fast_lane_answers_as_fastapi_does(api: TestClient, user: str, query: dict[str, Any]) -> None:
+    route = 'route="/v1/users/{user_id}/recommendations"'
+    counted = metric(api, f'recsys_service_requests_total{{{route},status="200"}}')
+    fast = api.get(f"/v1/users/{user}/recommendations", params=query)
+    # A leading zero is not a plain query: FastAPI parses it, and the endpoint answers.
+    slow = api.get(f"/v1/users/{user}/recommendations", params={**query, "k": f"0{query['k']}"})
+    assert fast.status_code == slow.status_code == 200
+    assert fast.headers["content-type"] == slow.headers["content-type"] == "application/json"
+    assert int(fast.headers["content-length"]) == len(fast.content)
+    # The bytes the response model gives, as FastAPI sent them before the fast lane.
+    assert Recommendations.model_validate_json(fast.content).model_dump_json().encode() == fast.content
+    mine, theirs = fast.json(), slow.json()
+    if mine["source"] == "cold_start":  # the bandit's choice may differ: the rest may not
+        assert theirs["source"] == "cold_start" and len(theirs["items"]) == len(mine["items"])
+        mine, theirs = ({**b, "strategy": None, "items": None, "request_id": None} for b in (mine, theirs))
+    assert {**mine, "request_id": None} == {**theirs, "request_id": None}
+    assert metric(api, f'recsys_service_requests_total{{{route},status="200"}}') == counted + 2
+
+
+def test_the_fast_lane_leaves_other_methods_and_errors_as_they_were(api: TestClient) -> None:
+    for method in ("HEAD", "POST"):  # FastAPI's GET routes take neither: the fast lane passes them on
+        assert api.request(method, "/v1/users/U1/recommendations").status_code == 405
+    bad = api.get("/v1/users/U%201/recommendations")  # plain query: the fast lane's 422
+    assert bad.status_code == 422 and bad.json()["problems"][0]["field"] == "user_id"
+    route = 'route="/v1/users/{user_id}/recommendations"'
+    assert metric(api, f'recsys_service_requests_total{{{route},status="422"}}') == 1.0
+
+
 def test_similar_items(api: TestClient) -> None:
     body = api.get("/v1/items/P1/similar", params={"k": 2}).json()
     assert [i["item_id"] for i in body["items"]] == ["P2", "P3"] and body["fallback"] is False
@@ -274,24 +332,27 @@ def test_similar_items(api: TestClient) -> None:
 
 
 def test_one_redis_round_trip_per_request(api: TestClient) -> None:
-    store = api.app.state.lookup.store  # type: ignore[attr-defined]
     api.get("/v1/users/NEW-4/recommendations")  # warms the bandit's cached statistics
-    calls = []
-    execute = store.execute
-
-    async def counted(pipe: Any) -> Any:
-        calls.append(len(pipe.command_stack))
-        return await execute(pipe)
-
-    store.execute = counted
+    calls = round_trips(api)
     for path in [
-        "/v1/users/U1/recommendations",
+        "/v1/users/U1/recommendations",  # the variant's list (none here), and champion's
         "/v1/users/NEW-4/recommendations",
-        "/v1/users/NEW-5/recommendations?context=category:phones",
+        "/v1/users/NEW-5/recommendations?context=category:phones",  # and the context's segment
         "/v1/items/P1/similar",
     ]:
         assert api.get(path).status_code == 200
-    assert calls == [1, 1, 2, 1]  # round trips, and the commands in each
+    assert calls == [("MGET", 2), ("MGET", 2), ("MGET", 3), ("GET", 1)]  # round trips, and keys in each
+
+
+def test_the_bandit_statistics_ride_along_in_one_pipeline_when_stale(
+    redis_url: str, store: redis.Redis
+) -> None:
+    with app_client(redis_url, service_bandit_refresh_s=0.0) as api:  # stale at every request
+        api.get("/v1/users/NEW-4/recommendations")
+        calls = round_trips(api)
+        body = api.get("/v1/users/NEW-4/recommendations", params={"context": "category:phones"}).json()
+    assert calls == [("pipeline", 2)]  # MGET of the lists and the segment, HGETALL of the statistics
+    assert body["source"] == "cold_start" and len(body["items"]) == 20
 
 
 def test_a_publish_moves_the_service_and_its_snapshot_to_the_new_version(
@@ -644,3 +705,23 @@ def test_uvicorn_workers_ride_out_a_redis_restart_without_a_5xx(
     after = [fallback for at, _, fallback in results if at > restarted + open_s + 0.3]
     assert after and not any(after)  # every worker is back on Redis
     assert 'recsys_service_fallbacks_total{reason="breaker_open",route="recommendations"}' in metrics_text
+
+
+def test_each_worker_adds_its_hourly_request_counts_into_redis_for_the_alert_rules(
+    redis_url: str, store: redis.Redis
+) -> None:
+    with app_client(redis_url, service_rollup_flush_s=60.0) as api:
+        for path in [
+            "/v1/users/U1/recommendations",
+            "/v1/users/U2/recommendations",
+            "/v1/users/NEW-7/recommendations",
+        ]:
+            assert api.get(path).status_code == 200
+    # Shutting down sends what the worker still holds (the flush interval had not come round).
+    totals: dict[str, int] = {}
+    for key in store.scan_iter(match="service:hourly:*"):
+        for name, n in store.hgetall(key).items():
+            totals[name.decode()] = totals.get(name.decode(), 0) + int(n)
+        assert 0 < store.ttl(key) <= 15 * 86400
+    assert totals["requests"] == 3 and totals["cold_start"] == 1
+    assert sum(n for name, n in totals.items() if name.startswith("le:")) == 3
