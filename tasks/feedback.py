@@ -30,9 +30,22 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import redis
 
 from feature_store import lake
+from feature_store.service.bandit import (
+    EVENT_UPDATES,
+    KEY_PREFIX,
+    STRATEGIES,
+    context_bucket,
+    parse_stats,
+    stats_key,
+)
+from feature_store.service.experiments import parse_experiments
+from feature_store.service.feedback import SOURCES, STREAM
+from feature_store.service.rollup import p99_ms, rollup_key
 from recsys.errors import RecsysError
+from tasks.connections import redis_client
 from tasks.context import RunContext
 
 log = logging.getLogger(__name__)
@@ -139,8 +152,6 @@ def _text(value: bytes | str) -> str:
 
 def _problem(fields: Mapping[str, str]) -> str | None:
     """Why an entry cannot be kept, or None."""
-    from feature_store.service.feedback import SOURCES
-
     missing = [c for c in FIELDS if c not in fields]
     if missing:
         return "missing_fields"
@@ -162,9 +173,6 @@ def _problem(fields: Mapping[str, str]) -> str | None:
 
 def consume_feedback(ctx: RunContext, hour: str) -> dict[str, Any]:
     """The hour's ``feedback:events`` entries into the lake: kept, de-duplicated, or quarantined."""
-    from feature_store.service.feedback import STREAM
-    from tasks.connections import redis_client
-
     window = Hour.parse(hour)
     client = redis_client(ctx.settings)
     start_ms, end_ms = window.ms()
@@ -219,7 +227,7 @@ def _trimmed_since(client: Any, stream: str, start_ms: int) -> bool:
     """Whether trimming deleted an entry at or after ``start_ms`` (Redis 7's max-deleted-entry-id)."""
     try:
         info = client.xinfo_stream(stream)
-    except Exception:  # no stream yet: nothing was trimmed
+    except redis.ResponseError:  # no stream yet: nothing was trimmed
         return False
     deleted = _text(info.get("max-deleted-entry-id") or "0-0")
     return int(deleted.split("-")[0]) >= start_ms
@@ -315,8 +323,6 @@ def _report_line(row: Mapping[Any, Any]) -> str:
 def experiment_report(ctx: RunContext, hour: str) -> dict[str, Any]:
     """CTR and CVR per variant over the ``feedback_report_days`` ending with the hour, each
     against its experiment's first variant (the control), → feedback/report/hour=HH/dt=D."""
-    from feature_store.service.experiments import parse_experiments
-
     window = Hour.parse(hour)
     since = window.end - timedelta(days=ctx.settings.feedback_report_days)
     events = read_hours(ctx, EVENTS, since, window.end)
@@ -347,8 +353,6 @@ def bandit_from_feedback(
 ) -> dict[str, dict[str, float]]:
     """The bandit's buckets as the service would hold them at ``now_s``, rebuilt from feedback
     on cold-start answers: decayed pulls (impressions) and rewards per arm, both buckets."""
-    from feature_store.service.bandit import EVENT_UPDATES, STRATEGIES, context_bucket
-
     cold = events[events["source"].isin(STRATEGIES)]
     buckets: dict[str, dict[str, float]] = {}
     if not len(cold):
@@ -371,9 +375,6 @@ def bandit_from_feedback(
 def bandit_statistics(ctx: RunContext, hour: str) -> dict[str, Any]:
     """Every bandit bucket, decayed to the hour's end, into feedback/bandit; buckets Redis lost
     (a restart without persistence) are rebuilt from the lake's feedback first."""
-    from feature_store.service.bandit import KEY_PREFIX, parse_stats, stats_key
-    from tasks.connections import redis_client
-
     window, settings = Hour.parse(hour), ctx.settings
     client = redis_client(settings)
     now_s, half_life_s = window.end.timestamp(), settings.service_bandit_half_life_hours * 3600.0
@@ -425,8 +426,6 @@ class Check:
 
 
 def _hour_checks(ctx: RunContext, window: Hour, counts: Mapping[str, float]) -> list[Check]:
-    from feature_store.service.rollup import p99_ms
-
     settings = ctx.settings
     requests = float(counts.get("requests", 0))
     if requests < settings.alert_min_requests:
@@ -494,9 +493,6 @@ def _ctr_check(ctx: RunContext, window: Hour) -> Check:
 def evaluate_alerts(ctx: RunContext, hour: str) -> dict[str, Any]:
     """Run every alert rule for the hour, record each outcome in feedback/alerts, and fail
     (AlertsRaisedError, naming each) when any fired: a red task in the Airflow UI."""
-    from feature_store.service.rollup import rollup_key
-    from tasks.connections import redis_client
-
     window = Hour.parse(hour)
     client = redis_client(ctx.settings)
     counts = {_text(k): float(v) for k, v in client.hgetall(rollup_key(window.label)).items()}

@@ -497,6 +497,7 @@ def publish_day(ctx: RunContext) -> dict[str, Any]:
         lake.read_partition(root, shard_dataset(s), day).to_pandas().astype({"item_id": "category"})
         for s in user_shards(ctx)
     )
+    aliases = ranker_lists_of(root, day).aliases
     report = publish_recommendations(
         redis_client(settings),
         ctx.ds,
@@ -507,14 +508,14 @@ def publish_day(ctx: RunContext) -> dict[str, Any]:
         batch_size=settings.publish_batch_size,
         verify_sample=settings.publish_verify_sample,
         seed=settings.sim_seed,
-        aliases=ranker_lists_of(root, day).aliases,
+        aliases=aliases,
     )
     figures = {
         "dt": ctx.ds,
         "version": report.version,
         "keys": report.keys,
         "users": report.users,
-        "aliases": ranker_lists_of(root, day).aliases,
+        "aliases": aliases,
         "bytes_per_user_list": round(report.bytes_per_user_list, 1),
         "keys_per_s": round(report.keys_per_s),
         "mb_per_s": round(report.mb_per_s, 1),

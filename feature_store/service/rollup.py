@@ -41,27 +41,28 @@ class HourlyRollup:
     """A worker's not-yet-sent counts, per hour."""
 
     def __init__(self) -> None:
-        self._pending: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        # Keyed by the hour's number since the epoch: no date formatting per request.
+        self._pending: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
 
     def record(self, unix_s: float, latency_s: float, source: str) -> None:
         """One recommendation request answered at ``unix_s`` after ``latency_s`` from ``source``."""
-        counts = self._pending[hour_label(unix_s)]
+        counts = self._pending[int(unix_s // 3600)]
         counts["requests"] += 1
         counts[bucket_field(bisect.bisect_left(BOUNDS_MS, latency_s * 1000.0))] += 1
         if source in ("fallback", "cold_start"):
             counts[source] += 1
 
-    def queue(self, pipe: Any) -> dict[str, dict[str, int]]:
+    def queue(self, pipe: Any) -> dict[int, dict[str, int]]:
         """Queue the pending counts into ``pipe`` and hand them over (``restore`` them if it fails)."""
         taken, self._pending = self._pending, defaultdict(lambda: defaultdict(int))
         for hour, counts in taken.items():
-            key = rollup_key(hour)
+            key = rollup_key(hour_label(hour * 3600))
             for name, n in counts.items():
                 pipe.hincrby(key, name, n)
             pipe.expire(key, ROLLUP_TTL_S)
         return taken
 
-    def restore(self, taken: Mapping[str, Mapping[str, int]]) -> None:
+    def restore(self, taken: Mapping[int, Mapping[str, int]]) -> None:
         """Put counts a failed flush took back, to go with the next one."""
         for hour, counts in taken.items():
             for name, n in counts.items():
