@@ -6,10 +6,13 @@ silently falling back to a default.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from datetime import date
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,6 +49,21 @@ class Settings(BaseSettings):
         default=Path("data/landing"), description="Where shop exports (raw files) arrive."
     )
     redis_url: str = Field(default="redis://127.0.0.1:6379/0", description="Online store.")
+    redis_username: str | None = Field(
+        default=None, description="Redis ACL user sent with AUTH; none: the default user."
+    )
+    redis_password: SecretStr | None = Field(
+        default=None, description="Redis AUTH password (kept out of RECSYS_REDIS_URL so it is never logged)."
+    )
+    redis_tls_ca_file: Path | None = Field(
+        default=None, description="CA certificate that verifies the Redis server (rediss:// URLs)."
+    )
+    redis_tls_cert_file: Path | None = Field(
+        default=None, description="Client certificate for Redis TLS with client authentication."
+    )
+    redis_tls_key_file: Path | None = Field(
+        default=None, description="Private key of the client certificate."
+    )
     source: Source = Field(
         default="simulator",
         description="simulator: the built-in shop writes each day's export; landing: wait for real files.",
@@ -76,9 +94,31 @@ class Settings(BaseSettings):
     def _paths(cls, value: str | Path) -> Path:
         return _as_path(value)
 
+    @field_validator("redis_tls_ca_file", "redis_tls_cert_file", "redis_tls_key_file", mode="before")
+    @classmethod
+    def _optional_paths(cls, value: str | Path | None) -> Path | None:
+        return None if value in (None, "") else _as_path(value)  # type: ignore[arg-type]
+
+    @field_validator("registry_encryption_key")
+    @classmethod
+    def _fernet_keys(cls, value: SecretStr | None) -> SecretStr | None:
+        # The shape only (url-safe base64 of 32 bytes each); never echo the key in the message.
+        if value is not None:
+            for position, item in enumerate(value.get_secret_value().split(","), start=1):
+                try:
+                    valid = len(base64.urlsafe_b64decode(item.strip().encode())) == 32
+                except (ValueError, binascii.Error):
+                    valid = False
+                if not valid:
+                    raise ValueError(f"key {position} is not a Fernet key (url-safe base64 of 32 bytes)")
+        return value
+
     @field_validator("redis_url")
     @classmethod
     def _redis_url(cls, value: str) -> str:
+        # Credentials and TLS options in the URL are refused before anything echoes the URL:
+        # a SettingsError (not a ValueError) leaves pydantic no error that repeats the input.
+        _check_redis_url(value)
         if not value.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError(f"must start with redis://, rediss:// or unix://, got {value!r}")
         return value
@@ -118,6 +158,12 @@ class Settings(BaseSettings):
         default=None,
         description="HMAC key signing registry manifests; required in production, a fixed "
         "development key is used otherwise.",
+    )
+    registry_encryption_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key encrypting model artifacts at rest, on top of their signature "
+        "(several, comma-separated: the first encrypts, any decrypts, for rotation); none: "
+        "artifacts are stored in the clear.",
     )
     promotion_tolerance: float = Field(
         default=0.002,
@@ -208,6 +254,11 @@ class Settings(BaseSettings):
         description="HMAC key hashing user ids in logs and audit records; required in production, "
         "a fixed development key is used otherwise.",
     )
+    service_admin_api_key: SecretStr | None = Field(
+        default=None,
+        description="API key the service's admin endpoints (bandit reset, experiment reload) "
+        "require; none: they are disabled.",
+    )
     service_bandit_policy: Literal["ucb1", "epsilon_greedy"] = Field(
         default="ucb1", description="Cold-start policy: UCB1, or contextual epsilon-greedy."
     )
@@ -272,12 +323,71 @@ class Settings(BaseSettings):
                 "invalid settings: RECSYS_REGISTRY_HMAC_KEY must be set in production "
                 "(the development key signs nothing a production registry should trust)"
             )
+        self._check_redis_security()
+
+    def _check_redis_security(self) -> None:
+        """AUTH and TLS settings that cannot work together, or a production store without AUTH."""
+        if self.redis_password is not None and not self.redis_password.get_secret_value():
+            raise SettingsError(
+                "invalid settings: RECSYS_REDIS_PASSWORD is empty; unset it or give the password"
+            )
+        if self.redis_username is not None and self.redis_password is None:
+            raise SettingsError(
+                "invalid settings: RECSYS_REDIS_USERNAME is set without RECSYS_REDIS_PASSWORD "
+                "(Redis AUTH needs both)"
+            )
+        if self.environment == "production" and self.redis_password is None:
+            raise SettingsError(
+                "invalid settings: RECSYS_REDIS_PASSWORD must be set in production "
+                "(the online store requires AUTH)"
+            )
+        tls_files = {
+            "RECSYS_REDIS_TLS_CA_FILE": self.redis_tls_ca_file,
+            "RECSYS_REDIS_TLS_CERT_FILE": self.redis_tls_cert_file,
+            "RECSYS_REDIS_TLS_KEY_FILE": self.redis_tls_key_file,
+        }
+        given = [name for name, path in tls_files.items() if path is not None]
+        if given and not self.redis_url.startswith("rediss://"):
+            raise SettingsError(
+                f"invalid settings: {', '.join(given)} set, but RECSYS_REDIS_URL does not start with "
+                "rediss:// (TLS is on only with a rediss:// URL)"
+            )
+        if (self.redis_tls_cert_file is None) != (self.redis_tls_key_file is None):
+            raise SettingsError(
+                "invalid settings: RECSYS_REDIS_TLS_CERT_FILE and RECSYS_REDIS_TLS_KEY_FILE go together "
+                "(a client certificate needs its key): set both or neither"
+            )
+        for name, path in tls_files.items():
+            if path is not None and not path.is_file():
+                raise SettingsError(f"invalid settings: {name}: no such file {path}")
 
     def registry_key(self) -> bytes:
         """The key that signs registry manifests: the configured one, else the development key."""
         if self.registry_hmac_key is not None:
             return self.registry_hmac_key.get_secret_value().encode()
         return DEVELOPMENT_REGISTRY_KEY
+
+
+def _check_redis_url(url: str) -> None:
+    """Refuse credentials and TLS options in RECSYS_REDIS_URL without repeating the URL.
+
+    URLs end up in logs and error messages, so the password has its own secret setting; and
+    redis-py lets URL parameters override the client's keywords, so ``?ssl_cert_reqs=none``
+    would turn certificate verification off behind the settings' back.
+    """
+    parts = urlsplit(url)
+    query = parse_qs(parts.query)
+    if parts.username or parts.password or "password" in query or "username" in query:
+        raise SettingsError(
+            "invalid settings: RECSYS_REDIS_URL carries credentials; give them in RECSYS_REDIS_USERNAME "
+            "and RECSYS_REDIS_PASSWORD instead (URLs get logged, the password setting never does)"
+        )
+    ssl_options = sorted(name for name in query if name.startswith("ssl"))
+    if ssl_options:
+        raise SettingsError(
+            f"invalid settings: RECSYS_REDIS_URL sets {', '.join(ssl_options)}; TLS is configured by the "
+            "rediss:// scheme and RECSYS_REDIS_TLS_CA_FILE / _CERT_FILE / _KEY_FILE only, and always verifies"
+        )
 
 
 def unknown_env_keys(environ: dict[str, str] | None = None) -> list[str]:

@@ -83,3 +83,26 @@ def tiny_shop_lake(tmp_path_factory: pytest.TempPathFactory) -> Path:
     for offset in range(TINY_LAKE_DAYS):
         ingest_day(RunContext(date(2026, 11, 1) + timedelta(days=offset), settings))
     return root
+
+
+# --- Redis with TLS and AUTH (tests/redis_tls.py) -----------------------------------------------
+
+from tests.redis_tls import TLSRedisServer  # noqa: E402  (kept with its fixtures)
+
+
+@pytest.fixture(scope="session")
+def tls_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TLSRedisServer]:
+    """A private redis-server serving TLS only, requiring a password; client certificates optional."""
+    server = TLSRedisServer(tmp_path_factory.mktemp("redis-tls"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def tls_redis(tls_redis_server: TLSRedisServer) -> Iterator[TLSRedisServer]:
+    """The TLS server, with an empty database for each test."""
+    with tls_redis_server.client() as client:
+        client.flushall()
+    yield tls_redis_server
+    with tls_redis_server.client() as client:
+        client.flushall()

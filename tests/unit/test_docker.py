@@ -208,7 +208,8 @@ def test_the_lookup_service_reaches_redis_with_the_password(config: dict[str, An
     env = _env(config, "lookup")
     url = urlsplit(env["RECSYS_REDIS_URL"])
     assert (url.scheme, url.hostname, url.port, url.path) == ("redis", "redis", 6379, "/0")
-    assert url.password == EXAMPLE["REDIS_PASSWORD"]
+    assert url.password is None, "the password belongs in RECSYS_REDIS_PASSWORD (URLs get logged)"
+    assert env["RECSYS_REDIS_PASSWORD"] == EXAMPLE["REDIS_PASSWORD"]
     assert env["RECSYS_SERVICE_HOST"] == "0.0.0.0"
     assert env["RECSYS_SERVICE_PORT"] == "8000"
     assert env["RECSYS_SERVICE_WORKERS"] == EXAMPLE["RECSYS_SERVICE_WORKERS"]
@@ -521,7 +522,8 @@ for key in [k for k in os.environ if k.startswith("RECSYS_")]:
     del os.environ[key]
 os.environ.update(
     RECSYS_ENVIRONMENT="production",
-    RECSYS_REDIS_URL="redis://:secret@127.0.0.1:1/0",
+    RECSYS_REDIS_URL="redis://127.0.0.1:1/0",
+    RECSYS_REDIS_PASSWORD="secret",
     RECSYS_REGISTRY_HMAC_KEY="registry-key",
     RECSYS_SERVICE_USER_HASH_KEY="user-hash-key",
     RECSYS_SERVICE_REDIS_TIMEOUT_S="0.05",

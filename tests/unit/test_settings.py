@@ -62,6 +62,13 @@ BINDINGS = [
     ("lake_root", "file:///srv/lake2", Path("/srv/lake2")),
     ("landing_root", "/srv/landing", Path("/srv/landing")),
     ("redis_url", "redis://cache:6380/2", "redis://cache:6380/2"),
+    ("redis_username", "recsys", "recsys"),
+    ("redis_password", "s3cret", SecretStr("s3cret")),
+    ("redis_tls_ca_file", "/etc/recsys/ca.crt", Path("/etc/recsys/ca.crt")),
+    ("redis_tls_cert_file", "/etc/recsys/client.crt", Path("/etc/recsys/client.crt")),
+    ("redis_tls_key_file", "/etc/recsys/client.key", Path("/etc/recsys/client.key")),
+    ("registry_encryption_key", "a" * 43 + "=", SecretStr("a" * 43 + "=")),
+    ("service_admin_api_key", "admin-key", SecretStr("admin-key")),
     ("source", "landing", "landing"),
     ("sim_scale", "medium", "medium"),
     ("sim_seed", "123", 123),
@@ -124,9 +131,18 @@ def test_every_field_has_a_binding_test() -> None:
 
 @pytest.mark.parametrize(("name", "text", "expected"), BINDINGS)
 def test_environment_binding(monkeypatch: pytest.MonkeyPatch, name: str, text: str, expected: object) -> None:
-    monkeypatch.setenv(f"RECSYS_{name.upper()}", text)
+    # What a value needs beside it to be valid (the Redis rules: tests/unit/test_redis_settings.py).
     if name == "environment":
         monkeypatch.setenv("RECSYS_REGISTRY_HMAC_KEY", "k")  # production refuses to start without one
+        monkeypatch.setenv("RECSYS_REDIS_PASSWORD", "p")  # nor without Redis AUTH
+    if name == "redis_username":
+        monkeypatch.setenv("RECSYS_REDIS_PASSWORD", "p")  # AUTH needs both
+    if name.startswith("redis_tls_"):  # TLS files: a rediss:// URL, certificate and key in pairs
+        monkeypatch.setenv("RECSYS_REDIS_URL", "rediss://cache:6380/0")
+        monkeypatch.setenv("RECSYS_REDIS_TLS_CERT_FILE", "/etc/recsys/client.crt")
+        monkeypatch.setenv("RECSYS_REDIS_TLS_KEY_FILE", "/etc/recsys/client.key")
+        monkeypatch.setattr(Path, "is_file", lambda self: True)  # the files need not exist here
+    monkeypatch.setenv(f"RECSYS_{name.upper()}", text)
     assert getattr(load_settings(), name) == expected
 
 
@@ -156,6 +172,7 @@ def test_unknown_keyword_is_refused() -> None:
         ("validation_max_volume_ratio", "0.5"),
         ("validation_max_event_lag_hours", "0"),
         ("validation_min_tag_coverage", "-0.1"),
+        ("registry_encryption_key", "not-a-fernet-key"),
     ],
 )
 def test_invalid_value_names_the_variable(monkeypatch: pytest.MonkeyPatch, name: str, text: str) -> None:
@@ -184,9 +201,18 @@ def test_registry_key_binds_as_a_secret(monkeypatch: pytest.MonkeyPatch) -> None
     assert "s3cret" not in repr(settings)
 
 
+def test_a_bad_encryption_key_is_refused_without_echoing_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    good = "a" * 43 + "="
+    monkeypatch.setenv("RECSYS_REGISTRY_ENCRYPTION_KEY", f"{good},short-secret-text")
+    with pytest.raises(SettingsError, match="key 2 is not a Fernet key") as refused:
+        load_settings()
+    assert "short-secret-text" not in str(refused.value) and good not in str(refused.value)
+
+
 def test_production_refuses_to_start_without_a_registry_key(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECSYS_ENVIRONMENT", "production")
     with pytest.raises(SettingsError, match="RECSYS_REGISTRY_HMAC_KEY must be set in production"):
         load_settings()
     monkeypatch.setenv("RECSYS_REGISTRY_HMAC_KEY", "k")
+    monkeypatch.setenv("RECSYS_REDIS_PASSWORD", "p")  # production requires Redis AUTH too
     assert load_settings().registry_key() == b"k"
