@@ -8,6 +8,7 @@ An approximate index may widen its search (efSearch / nprobe) a few times to get
 Saved layout of one index (``save_index`` writes it to ``<root>/<model_version>/``)::
 
     header.json   format, kind, dim, count, params, model_version, sha256 of each file
+    header.sig    HMAC-SHA256 of header.json (when saved with a key: the serving index)
     index.faiss   the FAISS index (vectors.npy for the brute-force twin)
     ids.npy       the caller's int64 item id of each FAISS row
 
@@ -18,6 +19,7 @@ included, maps rows to ids the same way and the ids can be checked on load.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import logging
 import math
@@ -45,6 +47,9 @@ Kind = Literal["brute_force", "flat", "hnsw", "ivf"]
 
 FORMAT_VERSION = 1
 HEADER_FILE = "header.json"
+SIGNATURE_FILE = "header.sig"
+# Domain separation: the key also signs registry manifests; a header signature is never one.
+_SIGNATURE_CONTEXT = b"recsys index header v1\n"
 IDS_FILE = "ids.npy"
 INDEX_FILE = "index.faiss"
 VECTORS_FILE = "vectors.npy"
@@ -477,11 +482,13 @@ def build_index(
     return BuiltIndex(retriever, kind, build_s, recall, k, model_version, retriever.params)
 
 
-def save_index(built: BuiltIndex, root: Path) -> Path:
+def save_index(built: BuiltIndex, root: Path, *, key: bytes | None = None) -> Path:
     """Write ``built`` to ``root/<model_version>/`` atomically and return that directory.
 
     Files go to a temporary directory beside it, renamed into place; an existing directory
     of the same version is replaced whole (a retried build task rewrites its own output).
+    With ``key`` (the registry's signing key) the header is signed: the header holds every
+    file's SHA-256, so ``load_retriever(..., key=key)`` then trusts nothing it did not write.
     """
     _check_version(built.model_version)
     final = Path(root) / built.model_version
@@ -490,6 +497,8 @@ def save_index(built: BuiltIndex, root: Path) -> Path:
     tmp = final.parent / f".tmp-{final.name}-{token}"
     try:
         built.retriever.save(tmp)
+        if key is not None:
+            (tmp / SIGNATURE_FILE).write_text(_header_signature((tmp / HEADER_FILE).read_bytes(), key) + "\n")
         fsync_dir(tmp)
         replace_dir(tmp, final, token)
     except BaseException:
@@ -498,15 +507,21 @@ def save_index(built: BuiltIndex, root: Path) -> Path:
     return final
 
 
-def load_retriever(directory: Path, *, model_version: str | None = None) -> Retriever:
+def load_retriever(
+    directory: Path, *, model_version: str | None = None, key: bytes | None = None
+) -> Retriever:
     """Load an index written by ``save`` / ``save_index``, checking its header and checksums.
+
+    With ``key`` the header's signature is checked first (an index saved without that key is
+    refused), so a file edited together with its checksum is refused too.
 
     Raises:
         IndexFormatError: the header or a file is missing, corrupt, of another format or of
-            another model version than ``model_version`` (when given).
+            another model version than ``model_version`` (when given); or, with ``key``, the
+            header is unsigned or does not match its signature.
     """
     directory = Path(directory)
-    header = _read_header(directory)
+    header = _read_header(directory, key)
     if model_version is not None and header["model_version"] != model_version:
         raise IndexFormatError(
             f"index at {directory} is for model {header['model_version']!r}, not {model_version!r}"
@@ -547,12 +562,29 @@ def _write_header(
     (directory / HEADER_FILE).write_text(json.dumps(header, indent=2, sort_keys=True) + "\n")
 
 
-def _read_header(directory: Path) -> dict[str, Any]:
+def _header_signature(header: bytes, key: bytes) -> str:
+    return hmac.new(key, _SIGNATURE_CONTEXT + header, hashlib.sha256).hexdigest()
+
+
+def _read_header(directory: Path, key: bytes | None = None) -> dict[str, Any]:
     path = directory / HEADER_FILE
     if not path.is_file():
         raise IndexFormatError(f"no index at {directory}: {HEADER_FILE} is missing (unfinished save?)")
+    raw = path.read_bytes()  # read once: the bytes checked are the bytes parsed
+    if key is not None:
+        signature_path = directory / SIGNATURE_FILE
+        signature = ""
+        if signature_path.is_file():
+            signature = signature_path.read_bytes().decode("ascii", errors="replace").strip()
+        if not signature:
+            raise IndexFormatError(f"index at {directory} is unsigned: {SIGNATURE_FILE} is missing or empty")
+        if not hmac.compare_digest(_header_signature(raw, key), signature):
+            raise IndexFormatError(
+                f"{path} does not match {SIGNATURE_FILE}: the index was edited, or signed with "
+                "another key (check RECSYS_REGISTRY_HMAC_KEY)"
+            )
     try:
-        header: dict[str, Any] = json.loads(path.read_text())
+        header: dict[str, Any] = json.loads(raw.decode())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise IndexFormatError(f"{path} is not valid JSON: {exc}") from exc
     if header.get("format") != FORMAT_VERSION:

@@ -11,10 +11,20 @@ data range, the training parameters and the code version. ``manifest.sig`` is th
 HMAC-SHA256 of the manifest's canonical bytes (``json.dumps(sort_keys=True,
 separators=(",", ":"))``). Every way of opening a version verifies the signature and every
 file first, so a model that was edited, truncated or signed with another key is never loaded.
+
+Encryption at rest (optional, ``RECSYS_REGISTRY_ENCRYPTION_KEY``): with a key, ``register``
+stores each file as a Fernet token (AES-128-CBC + HMAC-SHA256) and the manifest records
+``encryption: {scheme, key_id}`` under the signature. The digests cover the stored bytes
+(the ciphertext), so verifying needs no decryption and no encryption key. ``open`` decrypts
+an encrypted version into a private temporary directory (mode 0700) that is removed when the
+:class:`ModelVersion` is closed, garbage-collected or the process exits. Versions stored in the
+clear stay readable, with or without a key.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import fcntl
 import hashlib
@@ -25,16 +35,27 @@ import math
 import os
 import re
 import shutil
+import stat
 import subprocess
+import tempfile
 import time
 import uuid
+import weakref
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from recsys.errors import NoChampionError, RegistryError, TamperedArtifactError, UnsignedArtifactError
+from cryptography.fernet import Fernet, InvalidToken
+
+from recsys.errors import (
+    NoChampionError,
+    RegistryError,
+    SettingsError,
+    TamperedArtifactError,
+    UnsignedArtifactError,
+)
 from recsys.files import fsync_dir
 
 if TYPE_CHECKING:
@@ -51,6 +72,21 @@ _STALE_TEMP_SECONDS = 3600.0
 _MODEL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}")
 _VERSION_DIR = re.compile(r"v([1-9][0-9]*)")
 _GIT_COMMIT = re.compile(r"[0-9a-f]{40}([0-9a-f]{24})?")
+ENCRYPTION_KEY_VARIABLE = "RECSYS_REGISTRY_ENCRYPTION_KEY"
+FERNET = "fernet"
+# Decrypted versions live in <tempdir>/recsys-model-<pid>-<random>; the pid tells whose they are.
+_PLAINTEXT_PREFIX = "recsys-model-"
+_PLAINTEXT_DIR = re.compile(r"recsys-model-([0-9]+)-.+")
+# A load takes seconds; a plaintext directory this old whose process is gone is a crash's.
+_STALE_PLAINTEXT_SECONDS = 600.0
+
+
+@dataclass(frozen=True)
+class Encryption:
+    """How a version's files are stored: the scheme and the id of the key that encrypted them."""
+
+    scheme: str
+    key_id: str
 
 
 @dataclass(frozen=True)
@@ -65,11 +101,12 @@ class Manifest:
     data_range: tuple[date, date]
     params: Mapping[str, Any]
     code_version: str
+    encryption: Encryption | None = None  # None: the files are stored in the clear
 
     def to_document(self) -> dict[str, Any]:
         """The JSON document of ``manifest.json``."""
         first, last = self.data_range
-        return {
+        document: dict[str, Any] = {
             "model_name": self.model_name,
             "version": self.version,
             "created_at": self.created_at,
@@ -79,6 +116,10 @@ class Manifest:
             "params": dict(self.params),
             "code_version": self.code_version,
         }
+        # Clear versions keep the earlier layout, so code without encryption still reads them.
+        if self.encryption is not None:
+            document["encryption"] = {"scheme": self.encryption.scheme, "key_id": self.encryption.key_id}
+        return document
 
     @classmethod
     def from_document(cls, document: object, where: str) -> Manifest:
@@ -87,6 +128,7 @@ class Manifest:
             if not isinstance(document, dict):
                 raise TypeError("not a JSON object")
             data_range = document["data_range"]
+            encryption = document.get("encryption")
             return cls(
                 model_name=str(document["model_name"]),
                 version=int(document["version"]),
@@ -96,6 +138,9 @@ class Manifest:
                 data_range=(date.fromisoformat(data_range["first"]), date.fromisoformat(data_range["last"])),
                 params=dict(document["params"]),
                 code_version=str(document["code_version"]),
+                encryption=None
+                if encryption is None
+                else Encryption(str(encryption["scheme"]), str(encryption["key_id"])),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise RegistryError(f"{where}: the manifest does not have the expected fields ({exc!r})") from exc
@@ -103,15 +148,52 @@ class Manifest:
 
 @dataclass(frozen=True)
 class ModelVersion:
-    """A verified model version: its directory and its manifest."""
+    """A verified model version: the directory its files are read from, and its manifest.
+
+    ``path`` is the version's registry directory for a version stored in the clear (and for
+    what :meth:`ModelRegistry.register` returns). For an encrypted version opened with
+    :meth:`ModelRegistry.open` it is a private temporary directory of the decrypted files,
+    removed by :meth:`close` (use ``with registry.open(...) as opened:``), when this object is
+    garbage-collected, or at process exit: hold the object, not only ``path``, while loading.
+    """
 
     model_name: str
     version: int
     path: Path
     manifest: Manifest
+    temporary: bool = False  # path is a decrypted copy that close() removes
+    _cleanup: weakref.finalize[[Path], None] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        if self.temporary:
+            # A finalizer rather than __del__: it also runs at interpreter exit, exactly once.
+            object.__setattr__(self, "_cleanup", weakref.finalize(self, _remove_plaintext, self.path))
+
+    @property
+    def closed(self) -> bool:
+        """True once a decrypted copy was removed (a version in the clear is never closed)."""
+        return self._cleanup is not None and not self._cleanup.alive
+
+    def close(self) -> None:
+        """Remove the decrypted copy now; a version in the clear has nothing to remove."""
+        if self._cleanup is not None:
+            self._cleanup()
+
+    def __enter__(self) -> ModelVersion:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
 
     def file(self, relative: str) -> Path:
         """Path of one artifact file, e.g. ``model.keras``; refuses a file the manifest does not list."""
+        if self.closed:
+            raise RegistryError(
+                f"{self.model_name} v{self.version} was closed: its decrypted files at {self.path} "
+                "are gone; open the version again"
+            )
         if relative not in self.manifest.files:
             listed = ", ".join(sorted(self.manifest.files))
             raise RegistryError(
@@ -142,6 +224,55 @@ def file_digest(path: Path) -> str:
     """SHA-256 hex of a file, read in chunks (model files can be large)."""
     with open(path, "rb") as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The artifact encryption keys: the first encrypts new versions, any of them decrypts."""
+
+    keys: Mapping[str, Fernet]  # key id -> key, in the configured order
+
+    @property
+    def encrypting_id(self) -> str:
+        return next(iter(self.keys))
+
+    @classmethod
+    def parse(cls, text: str) -> Keyring:
+        """Keys from ``RECSYS_REGISTRY_ENCRYPTION_KEY``: one Fernet key, or several separated by
+        commas (new first, then the old ones still needed to read older versions).
+
+        Raises:
+            SettingsError: the text is empty or an item is not a Fernet key; the message names
+                the variable and the item's position, never the key.
+        """
+        items = [item.strip() for item in text.split(",")]
+        if not any(items):
+            raise SettingsError(
+                f"invalid settings: {ENCRYPTION_KEY_VARIABLE} is empty; unset it or give a key"
+            )
+        keys: dict[str, Fernet] = {}
+        for position, item in enumerate(items, start=1):
+            which = (
+                f"{ENCRYPTION_KEY_VARIABLE}"
+                if len(items) == 1
+                else f"key {position} of {ENCRYPTION_KEY_VARIABLE}"
+            )
+            try:
+                raw = base64.urlsafe_b64decode(item.encode("ascii"))
+                fernet = Fernet(item.encode("ascii"))
+            except (ValueError, binascii.Error):  # UnicodeEncodeError is a ValueError
+                # "from None": the cause (e.g. a UnicodeEncodeError) would carry the key text.
+                raise SettingsError(
+                    f"invalid settings: {which} is not a Fernet key (url-safe base64 of 32 bytes, "
+                    "as Fernet.generate_key() makes)"
+                ) from None
+            keys.setdefault(key_id(raw), fernet)
+        return cls(keys)
+
+
+def key_id(raw_key: bytes) -> str:
+    """A key's public name: the first 8 hex digits of the SHA-256 of its 32 bytes."""
+    return hashlib.sha256(raw_key).hexdigest()[:8]
 
 
 def code_version() -> str:
@@ -222,16 +353,35 @@ def _metric_value(metrics: Mapping[str, float], metric: str, who: str) -> float:
 class ModelRegistry:
     """Signed versions of each model, and which one is champion."""
 
-    def __init__(self, root: Path, key: bytes) -> None:
+    def __init__(self, root: Path, key: bytes, encryption_key: str | None = None) -> None:
+        """``encryption_key``: the text of ``RECSYS_REGISTRY_ENCRYPTION_KEY`` (None: store new
+        versions in the clear; encrypted versions then cannot be opened).
+
+        Raises:
+            RegistryError: the signing key is empty.
+            SettingsError: ``encryption_key`` is not a Fernet key (or list of them).
+        """
         if not key:
             raise RegistryError(f"the registry key for {root} is empty: set RECSYS_REGISTRY_HMAC_KEY")
         self.root = Path(root)
         self._key = bytes(key)
+        self._keyring = None if encryption_key is None else Keyring.parse(encryption_key)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ModelRegistry:
-        """The registry at ``settings.registry_root`` signed with ``settings.registry_key()``."""
-        return cls(settings.registry_root, settings.registry_key())
+        """The registry at ``settings.registry_root`` signed with ``settings.registry_key()``,
+        encrypting with ``settings.registry_encryption_key`` when it is set."""
+        secret = settings.registry_encryption_key
+        return cls(
+            settings.registry_root,
+            settings.registry_key(),
+            None if secret is None else secret.get_secret_value(),
+        )
+
+    @property
+    def encrypts(self) -> bool:
+        """Whether new versions are stored encrypted."""
+        return self._keyring is not None
 
     def model_dir(self, model_name: str) -> Path:
         """``<root>/<model_name>``; refuses names that are not one plain path component."""
@@ -265,6 +415,9 @@ class ModelRegistry:
     ) -> ModelVersion:
         """Copy ``artifact_dir`` in as the next version, signed; the version appears whole or not at all.
 
+        With an encryption key each file is stored encrypted; the returned version's ``path``
+        is then the registry directory of ciphertext: :meth:`open` it to read the files.
+
         Raises:
             RegistryError: the artifact directory is missing or empty, holds a file named
                 like the manifest or signature, a metric is not finite, the data range is
@@ -289,8 +442,14 @@ class ModelRegistry:
         _clear_stale_temps(model_dir)
         temp = model_dir / f"{_TEMP_PREFIX}{uuid.uuid4().hex[:12]}"
         temp.mkdir()
+        keyring = self._keyring
+        encryption = None if keyring is None else Encryption(FERNET, keyring.encrypting_id)
         try:
-            digests = {rel: _copy_file(source / rel, temp / rel) for rel in relative_files}
+            if keyring is None:
+                digests = {rel: _copy_file(source / rel, temp / rel) for rel in relative_files}
+            else:
+                fernet = keyring.keys[keyring.encrypting_id]
+                digests = {rel: _encrypt_file(source / rel, temp / rel, fernet) for rel in relative_files}
             created_at = datetime.now(UTC).isoformat(timespec="seconds")
             commit = code_version()
             for _attempt in range(100):
@@ -304,6 +463,7 @@ class ModelRegistry:
                     (first, last),
                     dict(params),
                     commit,
+                    encryption,
                 )
                 self._write_signed_manifest(temp, manifest)
                 final = model_dir / f"v{version}"
@@ -322,6 +482,9 @@ class ModelRegistry:
 
     def verify(self, model_name: str, version: int) -> Manifest:
         """Check the signature and every file of a version and return its manifest.
+
+        The digests are of the stored bytes (the ciphertext of an encrypted version), so this
+        needs no encryption key and decrypts nothing.
 
         Raises:
             RegistryError: the version does not exist.
@@ -367,8 +530,15 @@ class ModelRegistry:
     def open(self, model_name: str, version: int | None = None) -> ModelVersion:
         """A verified version to load from; ``None`` opens the champion.
 
+        Verifies the signature and every file's digest at each call (nothing is cached). An
+        encrypted version is decrypted into a private temporary directory; use the result as a
+        context manager so the plaintext is removed as soon as the loader has read it.
+
         Raises:
             NoChampionError: no version given and none has been promoted.
+            RegistryError: the version is encrypted and no configured key has its key id.
+            TamperedArtifactError: see :meth:`verify`; or a file changed after verification,
+                or does not decrypt.
         """
         if version is None:
             version = self.champion(model_name)
@@ -378,7 +548,53 @@ class ModelRegistry:
                     f"versions {self.versions(model_name)} or name a version"
                 )
         manifest = self.verify(model_name, version)
-        return ModelVersion(model_name, version, self.version_dir(model_name, version), manifest)
+        stored = self.version_dir(model_name, version)
+        if manifest.encryption is None:
+            return ModelVersion(model_name, version, stored, manifest)
+        return self._decrypt(manifest, stored)
+
+    def _decrypt(self, manifest: Manifest, stored: Path) -> ModelVersion:
+        """The decrypted files of a verified encrypted version, in a private temporary directory."""
+        name, version = manifest.model_name, manifest.version
+        where = f"{name} v{version} ({stored})"
+        assert manifest.encryption is not None
+        scheme, wanted = manifest.encryption.scheme, manifest.encryption.key_id
+        if scheme != FERNET:
+            raise RegistryError(f"{where} is encrypted with {scheme!r}; this code reads {FERNET!r} only")
+        if self._keyring is None:
+            raise RegistryError(
+                f"{where} is encrypted (key id {wanted}) and {ENCRYPTION_KEY_VARIABLE} is not set: "
+                "set it to the key this version was encrypted with"
+            )
+        fernet = self._keyring.keys.get(wanted)
+        if fernet is None:
+            have = ", ".join(self._keyring.keys)
+            ids = "key ids" if len(self._keyring.keys) > 1 else "key id"
+            raise RegistryError(
+                f"version {version} of {name} was encrypted with key id {wanted}; "
+                f"{ENCRYPTION_KEY_VARIABLE} has {ids} {have} ({stored})"
+            )
+        _clear_stale_plaintext()
+        # mkdtemp makes the directory mode 0700: only this user can read the plaintext.
+        plain = Path(tempfile.mkdtemp(prefix=f"{_PLAINTEXT_PREFIX}{os.getpid()}-{name}-v{version}-"))
+        opened = ModelVersion(name, version, plain, manifest, temporary=True)
+        try:
+            for rel, digest in sorted(manifest.files.items()):
+                token = (stored / rel).read_bytes()
+                # Hash the very bytes decrypted: a file swapped since verify() is caught here.
+                if hashlib.sha256(token).hexdigest() != digest:
+                    raise TamperedArtifactError(f"{where}: {rel} changed after it was verified")
+                try:
+                    data = fernet.decrypt(token)
+                except InvalidToken as exc:
+                    raise TamperedArtifactError(
+                        f"{where}: {rel} does not decrypt with key id {wanted} (not a valid token)"
+                    ) from exc
+                _write_private(plain / rel, data)
+        except BaseException:
+            opened.close()
+            raise
+        return opened
 
     def champion(self, model_name: str) -> int | None:
         """The champion version, or ``None`` when nothing has been promoted."""
@@ -516,6 +732,57 @@ def _copy_file(source: Path, target: Path) -> str:
         os.fsync(handle.fileno())
     # Hash the copy, so the signature covers exactly the bytes the registry keeps.
     return file_digest(target)
+
+
+def _encrypt_file(source: Path, target: Path, fernet: Fernet) -> str:
+    """Store ``source`` as a Fernet token at ``target``; the digest is of the stored token.
+
+    Whole files in memory: the largest artifacts (DeepFM .keras) are tens of MB.
+    """
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _write_durably(target, fernet.encrypt(source.read_bytes()))
+    return file_digest(target)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """Write a plaintext file readable by this user only (inside the 0700 directory; 0600)."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with open(descriptor, "wb") as handle:
+        handle.write(data)
+
+
+def _remove_plaintext(path: Path) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _clear_stale_plaintext() -> None:
+    """Remove decrypted copies left by processes that died without cleaning up (killed, OOM).
+
+    Only this user's directories whose process is gone and that are older than any load.
+    """
+    cutoff = time.time() - _STALE_PLAINTEXT_SECONDS
+    for entry in Path(tempfile.gettempdir()).glob(f"{_PLAINTEXT_PREFIX}*"):
+        found = _PLAINTEXT_DIR.fullmatch(entry.name)
+        if found is None or int(found.group(1)) == os.getpid():
+            continue
+        with contextlib.suppress(OSError):
+            status = entry.lstat()
+            if status.st_uid != os.getuid() or status.st_mtime >= cutoff or not stat.S_ISDIR(status.st_mode):
+                continue
+            if _process_alive(int(found.group(1))):
+                continue
+            shutil.rmtree(entry, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process has that pid
+    return True
 
 
 def _check_files(path: Path, manifest: Manifest, where: str) -> None:

@@ -80,11 +80,14 @@ def registry_list(model: str) -> str:
 def registry_show(model: str, version: int | None) -> str:
     """The verified manifest of a version (the champion by default) and the promotion history."""
     registry = _registry()
-    opened = registry.open(model, version)
+    number = version if version is not None else registry.champion(model)
+    if number is None:
+        raise RegistryError(f"{model}: no champion yet; name a version with --version")
+    manifest = registry.verify(model, number)  # the signature and digests: no decryption needed
     document = {
-        "path": str(opened.path),
+        "path": str(registry.version_dir(model, number)),
         "champion": registry.champion(model),
-        **opened.manifest.to_document(),
+        **manifest.to_document(),
     }
     document["promotions"] = registry.promotions(model)
     return json.dumps(document, indent=2, sort_keys=True)

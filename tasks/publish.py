@@ -108,7 +108,12 @@ class Champions:
 
 
 def load_champions(settings: Settings) -> Champions:
-    """Open (signature-checked) and load each stage's champion."""
+    """Open and load each stage's champion; every open re-verifies the signature and each file.
+
+    Raises:
+        TamperedArtifactError: a champion differs from what was signed (nothing is loaded).
+        RegistryError: a champion is encrypted and RECSYS_REGISTRY_ENCRYPTION_KEY cannot read it.
+    """
     import json
 
     import keras
@@ -119,17 +124,18 @@ def load_champions(settings: Settings) -> Champions:
 
     registry = ModelRegistry.from_settings(settings)
     found = Champions()
+    # Each load reads inside its ``with``: an encrypted version's plaintext is removed after it.
     if (version := registry.champion(RECALL)) is not None:
-        found.recall, found.recall_version = (
-            load_two_tower(registry.open(RECALL, version).path / "model"),
-            version,
-        )
+        with registry.open(RECALL, version) as opened:
+            found.recall, found.recall_version = load_two_tower(opened.path / "model"), version
     if (version := registry.champion(RANKER)) is not None:
-        found.coarse, found.coarse_version = load_ranker(registry.open(RANKER, version).path), version
+        with registry.open(RANKER, version) as opened:
+            found.coarse, found.coarse_version = load_ranker(opened.path), version
     if (version := registry.champion(FINE_RANKER)) is not None:
-        path = registry.open(FINE_RANKER, version).path
-        model = keras.saving.load_model(path / "model.keras")
-        vocabulary = {item: i + 1 for i, item in enumerate(json.loads((path / "items.json").read_text()))}
+        with registry.open(FINE_RANKER, version) as opened:
+            model = keras.saving.load_model(opened.file("model.keras"))
+            items = json.loads(opened.file("items.json").read_text())
+        vocabulary = {item: i + 1 for i, item in enumerate(items)}
         found.fine, found.fine_version = SequenceScorer(model.score_candidates, vocabulary), version
     missing = [
         name
@@ -211,6 +217,7 @@ def prepare_publish(ctx: RunContext) -> dict[str, Any]:
 
     settings, day, root = ctx.settings, ctx.partition_date, ctx.settings.lake_root
     started = time.perf_counter()
+    champions = load_champions(settings)  # first: a champion the registry refuses fails the run at once
     items = active_catalog(root, day)
     stats = lake.read_partition(root, "features/item", day).to_pandas()
     ranked = popularity(items, stats)
@@ -222,7 +229,6 @@ def prepare_publish(ctx: RunContext) -> dict[str, Any]:
     item_tags = lake.read_partition(root, "item_tags", day, columns=["item_id", "tag"]).to_pandas()
     lists = segment_lists(ranked, item_tags, personas(user_tags, _persona_codes()), engaged, day)
 
-    champions = load_champions(settings)
     catalog_ids = items["item_id"].to_numpy(dtype=object)
     targets = pd.DataFrame(columns=["item_id", "rank", "user_id", "score"])
     content_rows = np.full((len(items), 0), -1, dtype=np.int64)
@@ -241,7 +247,8 @@ def prepare_publish(ctx: RunContext) -> dict[str, Any]:
             k=min(100, len(items)),
             seed=settings.sim_seed,
         )
-        save_index(built, index_dir(settings, day))
+        # Signed with the registry key: the shards load it from the lake, outside the registry.
+        save_index(built, index_dir(settings, day), key=settings.registry_key())
         content_scores, content_rows = built.retriever.search(item_vectors, min(len(items), 21))
         new = ranked[ranked["item_id"].isin(lists.loc[lists["key"] == "new_arrivals", "item_id"])]
         rows = pd.Index(items["item_id"]).get_indexer(new["item_id"])
@@ -288,7 +295,6 @@ def _segment(lists: pd.DataFrame, key: str) -> list[str]:
 
 def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
     """Recommendations of the active users of one shard, through every stage."""
-    from models.ranker import load_ranker
     from models.ranking_data import PairInputs, RankingFeatures
     from models.shop_sequences import ordered_sequences
 
@@ -351,7 +357,10 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
     if champions.recall is not None and index_dir(settings, day).exists():
         from models.index import load_retriever
 
-        retriever = load_retriever(index_dir(settings, day) / f"{RECALL}-v{champions.recall_version}")
+        recall_name = f"{RECALL}-v{champions.recall_version}"
+        retriever = load_retriever(
+            index_dir(settings, day) / recall_name, model_version=recall_name, key=settings.registry_key()
+        )
         _, rows = retriever.search(champions.recall.encode_users(profile), min(k, retriever.size))
         found.append(channels.faiss_channel(user_index, rows, items["item_id"].to_numpy(dtype=object)))
     recalled = channels.merge_channels(found, k)
@@ -387,9 +396,7 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
         if version is not None:
             assert features is not None
             ranker = (
-                champions.coarse
-                if version == champions.coarse_version
-                else load_ranker(ModelRegistry.from_settings(settings).open(RANKER, version).path)
+                champions.coarse if version == champions.coarse_version else _load_ranker(settings, version)
             )
             inputs = PairInputs.build(
                 ranker.encoder,
@@ -431,6 +438,14 @@ def generate_shard(ctx: RunContext, shard: int) -> dict[str, Any]:
     lake.write_partition(root, shard_dataset(shard), day, table, meta)
     log.info("shard %d of %s: %s", shard, ctx.ds, meta)
     return {"dt": ctx.ds, **meta}
+
+
+def _load_ranker(settings: Settings, version: int) -> Any:
+    """A coarse ranker version other than the champion (an A/B arm), verified at this open."""
+    from models.ranker import load_ranker
+
+    with ModelRegistry.from_settings(settings).open(RANKER, version) as opened:
+        return load_ranker(opened.path)
 
 
 def _recall_order(pairs: pd.DataFrame) -> np.ndarray:

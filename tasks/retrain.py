@@ -147,8 +147,8 @@ def evaluate_rankers(ctx: RunContext, versions: list[int]) -> dict[str, Any]:
     results: dict[str, Any] = {"eval_day": ctx.ds, "examples": len(held_out), "champion": champion}
     scored = {}
     for version in sorted({*versions, *([champion] if champion is not None else [])}):
-        opened = registry.open(RANKER, version)  # verifies the signature first
-        ranker = load_ranker(opened.path)
+        with registry.open(RANKER, version) as opened:  # verifies the signature and files first
+            ranker = load_ranker(opened.path)
         scored[str(version)] = {"variant": ranker.variant, **ranker.evaluate(held_out)}
         log.info("v%d (%s) on %s: %s", version, ranker.variant, ctx.ds, scored[str(version)])
     results["scores"] = scored
@@ -249,8 +249,8 @@ def train_recall_model(ctx: RunContext, history_days: int = 7, epochs: int = 12)
     champion = registry.champion(RECALL)
     champion_figures = None
     if champion is not None:
-        opened = registry.open(RECALL, champion)
-        previous = load_two_tower(opened.path / "model")
+        with registry.open(RECALL, champion) as opened:
+            previous = load_two_tower(opened.path / "model")
         champion_figures = next_day_recall(
             previous, settings, day, model_version=f"champion-{ctx.ds}"
         ).figures
@@ -351,9 +351,9 @@ def train_fine_ranker(
     champion = registry.champion(FINE_RANKER)
     champion_figures = None
     if champion is not None:
-        opened = registry.open(FINE_RANKER, champion)
-        previous = keras.saving.load_model(opened.path / "model.keras")
-        vocabulary = json.loads((opened.path / "items.json").read_text())
+        with registry.open(FINE_RANKER, champion) as opened:
+            previous = keras.saving.load_model(opened.file("model.keras"))
+            vocabulary = json.loads(opened.file("items.json").read_text())
         champion_figures = ranking_report(_fine_ranks(previous, vocabulary, data, held_out))
     decision = decide_promotion(
         figures, champion_figures, metric=FINE_METRIC, tolerance=settings.promotion_tolerance

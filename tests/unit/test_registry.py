@@ -1,29 +1,42 @@
-"""models.registry: signed versions refuse any change, promotions roll back, the gate is fair."""
+"""models.registry: signed (and optionally encrypted) versions refuse any change, promotions roll
+back, the gate is fair."""
 
 from __future__ import annotations
 
+import base64
+import gc
+import hashlib
 import json
 import os
+import stat
+import subprocess
+import sys
+import tempfile
 import time
 from datetime import date
 from pathlib import Path
 
 import pytest
+from cryptography.fernet import Fernet
 
 from models.registry import (
     CHAMPION,
     MANIFEST,
     SIGNATURE,
+    Encryption,
+    Manifest,
     ModelRegistry,
     ModelVersion,
     code_version,
     decide_promotion,
     file_digest,
+    sign,
 )
 from recsys.errors import (
     NoChampionError,
     RecsysError,
     RegistryError,
+    SettingsError,
     TamperedArtifactError,
     UnsignedArtifactError,
 )
@@ -305,3 +318,248 @@ def test_gate_without_champion_and_with_missing_metrics() -> None:
         decide_promotion({"auc": float("nan")}, {"auc": 0.6}, metric="auc", tolerance=0.002)
     with pytest.raises(ValueError, match=r"tolerance"):
         decide_promotion({"auc": 0.6}, {"auc": 0.6}, metric="auc", tolerance=-1.0)
+
+
+# -- encryption at rest ------------------------------------------------------------------------
+
+FERNET_KEY = Fernet.generate_key().decode()
+OTHER_FERNET_KEY = Fernet.generate_key().decode()
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory decrypted versions go to, private to this test."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+@pytest.fixture
+def encrypting(tmp_path: Path, private_tmp: Path) -> ModelRegistry:
+    return ModelRegistry(tmp_path / "registry", KEY, FERNET_KEY)
+
+
+def _key_id(text: str) -> str:
+    return hashlib.sha256(base64.urlsafe_b64decode(text)).hexdigest()[:8]
+
+
+def _originals(artifacts: Path) -> dict[str, bytes]:
+    return {
+        p.relative_to(artifacts).as_posix(): p.read_bytes()
+        for p in sorted(artifacts.rglob("*"))
+        if p.is_file()
+    }
+
+
+def test_encrypted_round_trip_gives_the_original_bytes(
+    encrypting: ModelRegistry, artifacts: Path, private_tmp: Path
+) -> None:
+    assert encrypting.encrypts
+    registered = _register(encrypting, artifacts)
+    assert registered.manifest.encryption == Encryption("fernet", _key_id(FERNET_KEY))
+    with encrypting.open("deepfm", 1) as opened:
+        assert opened.temporary and opened.path.parent == private_tmp
+        assert opened.path != registered.path
+        assert {rel: opened.file(rel).read_bytes() for rel in opened.manifest.files} == _originals(artifacts)
+        assert opened.manifest == registered.manifest
+    # The manifest says so, under the signature.
+    document = json.loads((registered.path / MANIFEST).read_text())
+    assert document["encryption"] == {"scheme": "fernet", "key_id": _key_id(FERNET_KEY)}
+
+
+def test_encrypted_files_on_disk_are_not_the_plaintext(encrypting: ModelRegistry, artifacts: Path) -> None:
+    registered = _register(encrypting, artifacts)
+    for rel, original in _originals(artifacts).items():
+        stored = (registered.path / rel).read_bytes()
+        assert original not in stored and b"audio\nvideo" not in stored and b'"items"' not in stored
+        assert registered.manifest.files[rel] == file_digest(registered.path / rel)  # of the ciphertext
+        assert Fernet(FERNET_KEY.encode()).decrypt(stored) == original
+
+
+def test_verifying_an_encrypted_version_needs_no_encryption_key(
+    encrypting: ModelRegistry, artifacts: Path
+) -> None:
+    _register(encrypting, artifacts)
+    clear = ModelRegistry(encrypting.root, KEY)
+    assert clear.verify("deepfm", 1).encryption is not None  # e.g. `recsys registry verify`
+    clear.promote("deepfm", 1, "the gate passed")
+
+
+def test_a_wrong_encryption_key_names_both_key_ids(encrypting: ModelRegistry, artifacts: Path) -> None:
+    _register(encrypting, artifacts)
+    other = ModelRegistry(encrypting.root, KEY, OTHER_FERNET_KEY)
+    wanted, have = _key_id(FERNET_KEY), _key_id(OTHER_FERNET_KEY)
+    with pytest.raises(
+        RegistryError,
+        match=rf"version 1 of deepfm was encrypted with key id {wanted}; "
+        rf"RECSYS_REGISTRY_ENCRYPTION_KEY has key id {have}",
+    ):
+        other.open("deepfm", 1)
+
+
+def test_an_encrypted_version_without_a_key_names_the_variable(
+    encrypting: ModelRegistry, artifacts: Path
+) -> None:
+    _register(encrypting, artifacts)
+    with pytest.raises(
+        RegistryError, match=r"deepfm v1 .* is encrypted .*RECSYS_REGISTRY_ENCRYPTION_KEY is not set"
+    ):
+        ModelRegistry(encrypting.root, KEY).open("deepfm", 1)
+
+
+@pytest.mark.parametrize("text", ["", " , ", "not-a-key", "a" * 42 + "==", "é" * 44, FERNET_KEY[:-2]])
+def test_an_invalid_encryption_key_names_the_variable_not_the_key(tmp_path: Path, text: str) -> None:
+    with pytest.raises(SettingsError, match=r"RECSYS_REGISTRY_ENCRYPTION_KEY") as caught:
+        ModelRegistry(tmp_path, KEY, text)
+    if text.strip(" ,"):
+        assert text not in str(caught.value)
+        assert caught.value.__cause__ is None and caught.value.__suppress_context__  # nor in a traceback
+    with pytest.raises(SettingsError, match=r"key 2 of RECSYS_REGISTRY_ENCRYPTION_KEY is not a Fernet key"):
+        ModelRegistry(tmp_path, KEY, f"{FERNET_KEY},{text or 'x'}")
+
+
+def test_from_settings_encrypts_with_the_configured_key(
+    tmp_path: Path, artifacts: Path, private_tmp: Path
+) -> None:
+    settings = load_settings(registry_root=tmp_path / "from-settings", registry_encryption_key=FERNET_KEY)
+    registry = ModelRegistry.from_settings(settings)
+    assert _register(registry, artifacts).manifest.encryption == Encryption("fernet", _key_id(FERNET_KEY))
+    assert not ModelRegistry.from_settings(load_settings(registry_root=tmp_path)).encrypts
+
+
+def test_tampered_ciphertext_is_refused_naming_the_file(encrypting: ModelRegistry, artifacts: Path) -> None:
+    version = _register(encrypting, artifacts)
+    target = version.path / "model.keras"
+    data = bytearray(target.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    target.write_bytes(bytes(data))
+    for check in (encrypting.verify, encrypting.open):
+        with pytest.raises(
+            TamperedArtifactError, match=r"deepfm v1 .* differ from what was signed: model.keras"
+        ):
+            check("deepfm", 1)
+    # Claiming the version is in the clear breaks the signature: the scheme is signed.
+    document = json.loads((version.path / MANIFEST).read_text())
+    del document["encryption"]
+    (version.path / MANIFEST).write_text(json.dumps(document))
+    with pytest.raises(TamperedArtifactError, match=r"does not match manifest.sig"):
+        encrypting.open("deepfm", 1)
+
+
+def test_a_token_that_does_not_decrypt_is_refused_and_leaves_no_plaintext(
+    encrypting: ModelRegistry, artifacts: Path, private_tmp: Path
+) -> None:
+    # Someone with the signing key but not the encryption key re-signs a forged file.
+    version = _register(encrypting, artifacts)
+    forged = Fernet(OTHER_FERNET_KEY.encode()).encrypt(b"forged model")
+    (version.path / "vocab.json").write_bytes(forged)
+    document = json.loads((version.path / MANIFEST).read_text())
+    document["files"]["vocab.json"] = hashlib.sha256(forged).hexdigest()
+    (version.path / MANIFEST).write_text(json.dumps(document))
+    (version.path / SIGNATURE).write_text(sign(document, KEY))
+    with pytest.raises(TamperedArtifactError, match=r"deepfm v1 .*vocab.json does not decrypt"):
+        encrypting.open("deepfm", 1)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_file_swapped_after_verification_is_refused(
+    encrypting: ModelRegistry, artifacts: Path, monkeypatch: pytest.MonkeyPatch, private_tmp: Path
+) -> None:
+    first = _register(encrypting, artifacts)
+    second = _register(encrypting, artifacts)
+    verify = encrypting.verify
+
+    def verify_then_swap(model_name: str, version: int) -> Manifest:
+        manifest = verify(model_name, version)
+        # A valid token under the same key, from another version: only the digest tells.
+        (second.path / "vocab.json").write_bytes((first.path / "vocab.json").read_bytes())
+        return manifest
+
+    monkeypatch.setattr(encrypting, "verify", verify_then_swap)
+    with pytest.raises(TamperedArtifactError, match=r"deepfm v2 .*vocab.json changed after it was verified"):
+        encrypting.open("deepfm", 2)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_clear_versions_still_open_with_a_key_configured(
+    registry: ModelRegistry, artifacts: Path, private_tmp: Path
+) -> None:
+    clear = _register(registry, artifacts)
+    mixed = ModelRegistry(registry.root, KEY, FERNET_KEY)
+    encrypted = _register(mixed, artifacts)
+    assert clear.manifest.encryption is None and encrypted.manifest.encryption is not None
+    assert "encryption" not in json.loads((clear.path / MANIFEST).read_text())  # the earlier layout
+    with mixed.open("deepfm", 1) as opened:
+        assert not opened.temporary and opened.path == clear.path  # read in place, nothing copied
+        assert opened.file("model.keras").read_bytes() == (artifacts / "model.keras").read_bytes()
+    assert list(private_tmp.iterdir()) == []
+    with mixed.open("deepfm", 2) as opened:
+        assert opened.file("model.keras").read_bytes() == (artifacts / "model.keras").read_bytes()
+    assert clear.path.joinpath("model.keras").exists()  # closing a clear version removes nothing
+
+
+def test_decrypted_plaintext_is_private_and_removed(
+    encrypting: ModelRegistry, artifacts: Path, private_tmp: Path
+) -> None:
+    _register(encrypting, artifacts)
+    with encrypting.open("deepfm", 1) as opened:
+        plain = opened.path
+        assert stat.S_IMODE(plain.stat().st_mode) == 0o700
+        assert stat.S_IMODE(opened.file("model.keras").stat().st_mode) == 0o600
+        assert stat.S_IMODE((plain / "assets").stat().st_mode) & 0o077 == 0
+    assert not plain.exists() and opened.closed
+    with pytest.raises(RegistryError, match=r"deepfm v1 was closed: .*open the version again"):
+        opened.file("model.keras")
+    opened.close()  # twice is fine
+
+    # Without close(): removed when the version is garbage-collected (and at process exit).
+    plain = encrypting.open("deepfm", 1).path
+    gc.collect()
+    assert not plain.exists()
+    # An error inside the block removes it too.
+    with pytest.raises(RuntimeError), encrypting.open("deepfm", 1) as opened:
+        plain = opened.path
+        raise RuntimeError("the loader failed")
+    assert not plain.exists()
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_plaintext_left_by_a_dead_process_is_removed(
+    encrypting: ModelRegistry, artifacts: Path, private_tmp: Path
+) -> None:
+    _register(encrypting, artifacts)
+    child = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
+    dead = int(child.stdout)
+    crashed = private_tmp / f"recsys-model-{dead}-deepfm-v1-abc"
+    running = private_tmp / f"recsys-model-{os.getppid()}-deepfm-v1-def"  # a live process's
+    recent = private_tmp / f"recsys-model-{dead}-deepfm-v1-ghi"  # maybe a process just started
+    for leftover in (crashed, running, recent):
+        leftover.mkdir()
+        (leftover / "model.keras").write_bytes(b"plaintext")
+    old = time.time() - 3600
+    for leftover in (crashed, running):
+        os.utime(leftover, (old, old))
+    with encrypting.open("deepfm", 1):
+        pass
+    assert not crashed.exists()
+    assert running.exists() and recent.exists()
+
+
+def test_key_rotation_reads_old_versions_and_encrypts_with_the_first_key(
+    tmp_path: Path, artifacts: Path, private_tmp: Path
+) -> None:
+    old = ModelRegistry(tmp_path / "registry", KEY, OTHER_FERNET_KEY)
+    _register(old, artifacts)
+    rotated = ModelRegistry(tmp_path / "registry", KEY, f"{FERNET_KEY}, {OTHER_FERNET_KEY}")
+    assert _register(rotated, artifacts).manifest.encryption == Encryption("fernet", _key_id(FERNET_KEY))
+    for version in (1, 2):
+        with rotated.open("deepfm", version) as opened:
+            assert opened.file("vocab.json").read_bytes() == (artifacts / "vocab.json").read_bytes()
+    new_only = ModelRegistry(tmp_path / "registry", KEY, FERNET_KEY)
+    with pytest.raises(RegistryError, match=rf"encrypted with key id {_key_id(OTHER_FERNET_KEY)}"):
+        new_only.open("deepfm", 1)
+    with new_only.open("deepfm", 2):
+        pass
