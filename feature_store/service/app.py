@@ -27,6 +27,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from feature_store.service.admin import Admin
 from feature_store.service.bandit import ColdStartBandit
 from feature_store.service.breaker import BreakerState, CircuitBreaker
 from feature_store.service.codec import answer_json, to_json
@@ -314,6 +315,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for experiment, variant in experiments.labels():  # every variant's series exists from the start
         metrics.impressions.labels(experiment, variant)
         metrics.clicks.labels(experiment, variant)
+    admin = Admin(settings, experiments, metrics, tags, personas)
 
     def on_breaker(state: BreakerState) -> None:
         metrics.breaker_state.set(int(state))
@@ -323,7 +325,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # The client belongs to the worker's event loop, so it is made here, not at import.
-        client = connect(settings.redis_url, settings.service_redis_timeout_s)
+        client = connect(settings)
         breaker = CircuitBreaker(
             settings.service_breaker_failures, settings.service_breaker_open_s, on_change=on_breaker
         )
@@ -331,6 +333,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             client,
             breaker,
             settings.service_pointer_ttl_s,
+            settings.service_redis_timeout_s,
             on_snapshot=lambda s: metrics.version.set(s.version),
         )
         bandit = ColdStartBandit(
@@ -347,12 +350,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await store.current()  # warm the snapshot; Redis being away now is not fatal
         except (StoreUnavailableError, NotPublishedError) as exc:
             log.warning("rec: no snapshot at start (%s); /readyz says why", exc)
+        await admin.start(app.state.lookup)  # a stored experiments config, before the first request
         threshold = _tune_gc()
         flushing = asyncio.create_task(_flush_rollup(store, rollup, settings.service_rollup_flush_s))
         try:
             yield
         finally:
             flushing.cancel()
+            await admin.stop()
             await _send_rollup(store, rollup)  # the last counts of this worker
             gc.unfreeze()
             gc.set_threshold(*threshold)
@@ -427,6 +432,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def prometheus() -> Response:
         """Prometheus metrics, text format."""
         return Response(metrics.exposition(), media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    admin.install(app)  # after the service's routes, which the router then tries first
 
     # The last added is the outermost: the fast lane in front of Timing, times its own answers.
     app.add_middleware(Timing, metrics=metrics)

@@ -11,7 +11,8 @@ both, so switching the policy starts warm). Fields ``<arm>:n``, ``<arm>:r`` and 
 time of the last update. One Lua script decays the whole hash to now (half-life
 ``service_bandit_half_life_hours``) and adds the new pull or reward, atomically, so any number
 of workers can update it. Workers read a bucket at most every ``service_bandit_refresh_s``
-(piggybacked on a request's one round trip) and choose from that copy.
+(piggybacked on a request's one round trip) and choose from that copy. An admin reset
+(``RESET_LUA``, ``POST /v1/admin/bandit/reset``) leaves a bucket holding ``_t`` alone.
 """
 
 from __future__ import annotations
@@ -49,6 +50,20 @@ if tonumber(ARGV[5]) ~= 0 then redis.call('HINCRBYFLOAT', KEYS[1], ARGV[3] .. ':
 -- A worker whose clock is behind never moves the decay time back.
 if now >= t then redis.call('HSET', KEYS[1], '_t', ARGV[1]) end
 return 1
+"""
+
+# KEYS: bucket hashes; ARGV[1]: now (unix s). Each becomes a hash of ``_t`` alone: no statistics
+# (every arm untried), yet present, so the hourly restore (tasks/feedback.py), which rebuilds
+# only absent buckets from the lake's feedback, does not bring back what was reset. Returns how
+# many of them held statistics.
+RESET_LUA = """
+local held = 0
+for i = 1, #KEYS do
+  if redis.call('HLEN', KEYS[i]) > 1 then held = held + 1 end
+  redis.call('DEL', KEYS[i])
+  redis.call('HSET', KEYS[i], '_t', ARGV[1])
+end
+return held
 """
 
 
@@ -149,6 +164,10 @@ class ColdStartBandit:
         if len(self._cache) >= _CACHE_LIMIT:
             self._cache.clear()
         self._cache[bucket] = (self._clock(), raw)
+
+    def forget(self) -> None:
+        """Drop every cached bucket: the next request reads Redis (after an admin reset)."""
+        self._cache.clear()
 
     def stats(self, bucket: str) -> dict[str, ArmStats]:
         cached = self._cache.get(bucket)

@@ -125,6 +125,19 @@ class ServiceMetrics:
             registry=registry,
             multiprocess_mode="liveall",
         )
+        self.admin_actions = Counter(
+            "recsys_service_admin_actions",
+            "Admin endpoint calls, by action and outcome (ok, disabled, unauthorized, forbidden, "
+            "invalid, conflict, unavailable).",
+            ["action", "outcome"],
+            registry=registry,
+        )
+        self.experiments_version = Gauge(
+            "recsys_service_experiments_version",
+            "The stored experiments config version (service:experiments) the worker applied; 0: none.",
+            registry=registry,
+            multiprocess_mode="liveall",
+        )
         # The per-request children, cached (see Children).
         self.latency_of = Children(self.latency)
         self.requests_of = Children(self.requests)

@@ -531,7 +531,9 @@ def test_logs_and_audit_records_hold_hashed_user_ids_only(
 def test_production_refuses_to_start_without_a_user_hash_key(redis_url: str) -> None:
     from recsys.errors import SettingsError
 
-    settings = load_settings(redis_url=redis_url, environment="production", registry_hmac_key="k")
+    settings = load_settings(
+        redis_url=redis_url, environment="production", registry_hmac_key="k", redis_password="p"
+    )
     with pytest.raises(SettingsError, match="RECSYS_SERVICE_USER_HASH_KEY"):
         create_app(settings)
 
@@ -620,6 +622,21 @@ def test_the_breaker_opens_serves_the_snapshot_and_recovers(flaky_redis: Restart
         )
         assert redis.Redis(port=flaky_redis.port).xlen(STREAM) == 2  # the held event went out first
         assert metric(api, "recsys_service_breaker_state") == 0.0
+
+
+def test_a_redis_that_hangs_is_timed_out_and_opens_the_breaker(flaky_redis: RestartableRedis) -> None:
+    """A Redis that accepts the command and never answers (CLIENT PAUSE) costs a request its
+    timeout, not the client's default of forever: the store times every call itself."""
+    settings = {"service_breaker_failures": 2, "service_breaker_open_s": 30.0, "service_redis_timeout_s": 0.2}
+    with app_client(flaky_redis.url, **settings) as api:
+        assert api.get("/v1/users/U1/recommendations").json()["source"] == "personal"
+        redis.Redis(port=flaky_redis.port).client_pause(3000, all=True)
+        started = time.monotonic()
+        answers = [api.get("/v1/users/U1/recommendations").json() for _ in range(3)]
+        elapsed = time.monotonic() - started
+    assert [a["fallback_reason"] for a in answers] == ["redis_error", "redis_error", "breaker_open"]
+    assert all(a["source"] == "fallback" for a in answers)
+    assert elapsed < 1.5  # two timeouts of 0.2 s, then the open breaker answers at once
 
 
 def _serve(redis_url: str, port: int, open_s: float, workers: int, log: Path) -> subprocess.Popen[bytes]:
