@@ -10,7 +10,6 @@ from ``store.snapshot``.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -23,6 +22,7 @@ from redis.backoff import NoBackoff
 
 from feature_store.recommendations import ALIASES_FIELD, NAMESPACE
 from feature_store.service.breaker import CircuitBreaker
+from feature_store.service.deadlines import Deadlines
 from feature_store.service.snapshot import Snapshot, build_snapshot, snapshot_keys
 from feature_store.versioned import current_key, meta_key, parse_version
 from recsys.redis_conn import async_client
@@ -54,8 +54,8 @@ def connect(settings: Settings) -> aioredis.Redis:
     timeout_s = settings.service_redis_timeout_s
     return async_client(
         settings,
-        # No socket_timeout: OnlineStore times each call itself. redis-py would wrap every send
-        # in asyncio.wait_for, a task per command: 17 µs, a tenth of a request's CPU.
+        # No socket_timeout: OnlineStore times each call itself (deadlines.py). redis-py would
+        # wrap every send in asyncio.wait_for, a task per command: 17 µs, a tenth of a request.
         socket_timeout=None,
         socket_connect_timeout=timeout_s,
         retry=Retry(NoBackoff(), 0),  # redis-py's default retries 10 times with backoff: seconds
@@ -76,7 +76,7 @@ class OnlineStore:
         self.client = client
         self.breaker = breaker
         self.pointer_ttl_s = pointer_ttl_s
-        self.timeout_s = timeout_s
+        self.deadlines = Deadlines(timeout_s)
         self.snapshot: Snapshot | None = None
         self._clock = clock
         self._checked_at = -float("inf")
@@ -84,20 +84,22 @@ class OnlineStore:
         self._on_snapshot = on_snapshot
 
     # Each call: the breaker allows it, or StoreUnavailableError("breaker_open"); it gets
-    # ``timeout_s`` to answer (asyncio.timeout's TimeoutError is an OSError: UNAVAILABLE); its
-    # outcome is reported to the breaker (``_failed`` for an exception). Written out in each,
-    # not wrapped: a coroutine more per request is a measurable share of it.
+    # ``timeout_s`` to answer (deadlines.py; its DeadlineExceededError is an OSError:
+    # UNAVAILABLE); its outcome is reported to the breaker (``_failed`` for an exception).
+    # Written out in each, not wrapped: a coroutine more per request is a measurable share of it.
 
     async def execute(self, pipe: Any) -> list[Any]:
         """Send a pipeline through the breaker."""
         if not self.breaker.allow():
             raise StoreUnavailableError("breaker_open")
+        task = self.deadlines.enter()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                replies: list[Any] = await pipe.execute()
+            replies: list[Any] = await pipe.execute()
         except BaseException as exc:
-            self._failed(exc)
+            self._failed(self.deadlines.reason(task, exc))
             raise
+        finally:
+            self.deadlines.leave(task)
         self.breaker.success()
         return replies
 
@@ -105,12 +107,14 @@ class OnlineStore:
         """One GET through the breaker: a plain command, cheaper than a pipeline of one."""
         if not self.breaker.allow():
             raise StoreUnavailableError("breaker_open")
+        task = self.deadlines.enter()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                value = cast("bytes | None", await self.client.get(key))  # decode_responses=False
+            value = cast("bytes | None", await self.client.get(key))  # decode_responses=False
         except BaseException as exc:
-            self._failed(exc)
+            self._failed(self.deadlines.reason(task, exc))
             raise
+        finally:
+            self.deadlines.leave(task)
         self.breaker.success()
         return value
 
@@ -118,12 +122,14 @@ class OnlineStore:
         """One MGET through the breaker: several keys in one command."""
         if not self.breaker.allow():
             raise StoreUnavailableError("breaker_open")
+        task = self.deadlines.enter()
         try:
-            async with asyncio.timeout(self.timeout_s):
-                values = cast("list[bytes | None]", await self.client.mget(keys))
+            values = cast("list[bytes | None]", await self.client.mget(keys))
         except BaseException as exc:
-            self._failed(exc)
+            self._failed(self.deadlines.reason(task, exc))
             raise
+        finally:
+            self.deadlines.leave(task)
         self.breaker.success()
         return values
 
@@ -131,8 +137,7 @@ class OnlineStore:
         """Report a call's exception to the breaker; Redis being unreachable raises StoreUnavailableError."""
         if isinstance(exc, UNAVAILABLE):
             self.breaker.failure()
-            reason = str(exc) or f"no answer within {self.timeout_s:g} s"  # asyncio.timeout's has no text
-            log.warning("redis: %s: %s (breaker %s)", type(exc).__name__, reason, self.breaker.state.name)
+            log.warning("redis: %s: %s (breaker %s)", type(exc).__name__, exc, self.breaker.state.name)
             raise StoreUnavailableError("redis_error") from exc
         if isinstance(exc, redis.RedisError):
             self.breaker.success()  # Redis answered, with an error: it is up
