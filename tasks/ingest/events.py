@@ -14,6 +14,7 @@ from feature_store import lake
 from recsys.settings import Settings
 from tasks.context import RunContext
 from tasks.ingest import checks, reasons
+from tasks.ingest.erased import without_erased_users
 from tasks.ingest.landing import export_files
 from tasks.ingest.records import FieldSpec, ParsedFile, RecordSpec, read_records
 
@@ -206,6 +207,7 @@ def ingest_events(ctx: RunContext) -> dict[str, Any]:
     catalog = lake.read_partition(settings.lake_root, "catalog", ctx.partition_date, columns=["item_id"])
     log.info("events %s: reading %d file(s) from %s", ctx.ds, len(paths), paths[0].parent if paths else "-")
     files = [read_records(path, RAW_EVENT) for path in paths]
+    files = without_erased_users(settings, files)  # old exports must not bring erased users back
     result = normalise_events(
         files, ctx.interval_start, ctx.interval_end, settings, catalog.column("item_id")
     )

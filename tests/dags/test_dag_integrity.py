@@ -21,6 +21,7 @@ EXPECTED_DAGS = {
     "recsys_retrain.py": {"recsys_retrain"},
     "recsys_publish.py": {"recsys_publish"},
     "recsys_feedback.py": {"recsys_feedback"},
+    "recsys_maintenance.py": {"recsys_maintenance"},
 }
 
 
