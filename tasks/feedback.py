@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +33,8 @@ import pyarrow as pa
 import redis
 
 from feature_store import lake
+from feature_store.erasure.erased_users import read_erased_users
+from feature_store.erasure.user import user_hasher
 from feature_store.service.bandit import (
     EVENT_UPDATES,
     KEY_PREFIX,
@@ -42,7 +44,7 @@ from feature_store.service.bandit import (
     stats_key,
 )
 from feature_store.service.experiments import parse_experiments
-from feature_store.service.feedback import SOURCES, STREAM
+from feature_store.service.feedback import ERASED_ENTRIES, SOURCES, STREAM
 from feature_store.service.rollup import p99_ms, rollup_key
 from recsys.errors import RecsysError
 from tasks.connections import redis_client
@@ -177,7 +179,12 @@ def consume_feedback(ctx: RunContext, hour: str) -> dict[str, Any]:
     client = redis_client(ctx.settings)
     start_ms, end_ms = window.ms()
     kept, rejected = [], []
+    erased = _erased_before(ctx)
+    dropped = 0
     for entry_id, fields in _entries(client, STREAM, start_ms, end_ms):
+        if erased is not None and erased(fields):  # held by a worker while Redis was away
+            dropped += 1
+            continue
         reason = _problem(fields)
         if reason is None:
             kept.append({"stream_id": entry_id, **{c: fields[c] for c in FIELDS}})
@@ -196,6 +203,7 @@ def consume_feedback(ctx: RunContext, hour: str) -> dict[str, Any]:
         "by_event": {str(k): int(v) for k, v in by_event.items()},
         "duplicates_dropped": duplicates,
         "quarantined": len(rejected),
+        "erased_users_dropped": dropped,
         "stream_trimmed": trimmed,
     }
     _write(ctx, window, EVENTS, events, meta)
@@ -214,6 +222,24 @@ def consume_feedback(ctx: RunContext, hour: str) -> dict[str, Any]:
     return meta
 
 
+def _erased_before(ctx: RunContext) -> Callable[[Mapping[str, str]], bool] | None:
+    """Whether an entry is of a user erased after it was sent (recsys_maintenance); None when
+    no user was ever erased."""
+    listed = read_erased_users(ctx.settings.lake_root)
+    if not listed:
+        return None
+    hasher = user_hasher(ctx.settings)
+
+    def erased(fields: Mapping[str, str]) -> bool:
+        before = listed.get(hasher(fields.get("user_id", "")))
+        if before is None:
+            return False
+        sent = fields.get("ts_ms", "")
+        return not sent.isdigit() or int(sent) < before.timestamp() * 1000
+
+    return erased
+
+
 def _event_frame(rows: list[dict[str, str]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["stream_id", *FIELDS])
     frame["ts"] = pd.to_datetime(frame["ts_ms"].astype("int64"), unit="ms", utc=True)
@@ -224,13 +250,22 @@ def _event_frame(rows: list[dict[str, str]]) -> pd.DataFrame:
 
 
 def _trimmed_since(client: Any, stream: str, start_ms: int) -> bool:
-    """Whether trimming deleted an entry at or after ``start_ms`` (Redis 7's max-deleted-entry-id)."""
+    """Whether entries at or after ``start_ms`` were deleted from the stream.
+
+    Redis 7.0 moves ``max-deleted-entry-id`` on XDEL only, not when MAXLEN trims, so trimming
+    shows as a stream that holds fewer entries than were added, not counting those erasures
+    deleted (``ERASED_ENTRIES``, feature_store/erasure/redis_store.py), and that now starts
+    after ``start_ms`` (``recorded-first-entry-id``).
+    """
     try:
         info = client.xinfo_stream(stream)
     except redis.ResponseError:  # no stream yet: nothing was trimmed
         return False
     deleted = _text(info.get("max-deleted-entry-id") or "0-0")
-    return int(deleted.split("-")[0]) >= start_ms
+    first = _text(info.get("recorded-first-entry-id") or "0-0")
+    erased = int(client.get(ERASED_ENTRIES) or 0)
+    trimmed = int(info.get("entries-added", 0)) - int(info.get("length", 0)) - erased
+    return int(deleted.split("-")[0]) >= start_ms or (trimmed > 0 and int(first.split("-")[0]) > start_ms)
 
 
 # -- the A/B report ----------------------------------------------------------------------

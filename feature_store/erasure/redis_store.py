@@ -12,10 +12,11 @@ A deleted key is also taken off its version's counts in ``<ns>:v<N>:meta`` (``ke
 user's: the bandit's hashes (``bandit:cold_start:*``, pulls and rewards per arm of a context
 bucket) and ``service:hourly:*`` (request counts per hour) hold sums over everyone, no id.
 
-XDEL raises the stream's ``max-deleted-entry-id``, which ``recsys_feedback`` reads as "entries
-were lost before they were consumed" (the ``feedback_lost`` alert). A deliberate erasure is no
-loss, so the deletion runs in one script that puts the previous value back (XSETID
-MAXDELETEDID), atomically: whatever the mark said before still shows, nothing new is reported.
+XDEL raises the stream's ``max-deleted-entry-id`` and leaves fewer entries than were added,
+which ``recsys_feedback`` reads as "entries were lost before they were consumed" (the
+``feedback_lost`` alert). A deliberate erasure is no loss, so the deletion runs in one script
+that puts the previous mark back (XSETID MAXDELETEDID) and adds the entries it deleted to
+``feedback:events:erased``, atomically: only trimming is reported.
 
 Every key function is single-key (works on a cluster node by node); the scans talk to one
 server, like the rest of the platform.
@@ -34,7 +35,7 @@ import redis
 from feature_store import online, recommendations
 from feature_store.erasure.user import ErasedUser
 from feature_store.recommendations import decode_targets, encode_targets
-from feature_store.service.feedback import STREAM
+from feature_store.service.feedback import ERASED_ENTRIES, STREAM
 from feature_store.versioned import meta_key
 
 log = logging.getLogger(__name__)
@@ -78,7 +79,8 @@ if #page > 0 then last = page[#page][1] end
 return {#page, last, found}
 """
 
-# KEYS[1] the stream; ARGV: entry ids. Deletes them and keeps max-deleted-entry-id as it was.
+# KEYS[1] the stream, KEYS[2] its count of erased entries; ARGV: entry ids. Deletes them, keeps
+# max-deleted-entry-id as it was and counts them, so recsys_feedback tells them from trimming.
 XDEL_KEEPING_TRIM_MARK_LUA = """
 local info = redis.call('XINFO', 'STREAM', KEYS[1])
 local last, deleted_mark
@@ -90,6 +92,7 @@ local deleted = redis.call('XDEL', KEYS[1], unpack(ARGV))
 -- XSETID ignores MAXDELETEDID 0-0; 0-1 reads the same to the consumer (no hour starts at 0 ms).
 if deleted_mark == '0-0' then deleted_mark = '0-1' end
 redis.call('XSETID', KEYS[1], last, 'MAXDELETEDID', deleted_mark)
+redis.call('INCRBY', KEYS[2], deleted)
 return deleted
 """
 
@@ -225,7 +228,7 @@ def sweep_feedback_stream(
         return sweep
     delete = client.register_script(XDEL_KEEPING_TRIM_MARK_LUA)
     for start in range(0, len(entries), XDEL_BATCH):
-        sweep.entries += int(delete(keys=[stream], args=entries[start : start + XDEL_BATCH]))
+        sweep.entries += int(delete(keys=[stream, ERASED_ENTRIES], args=entries[start : start + XDEL_BATCH]))
     return sweep
 
 

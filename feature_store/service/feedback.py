@@ -29,6 +29,8 @@ from feature_store.service.bandit import STRATEGIES, ColdStartBandit
 from feature_store.service.store import OnlineStore, StoreUnavailableError
 
 STREAM = "feedback:events"
+# How many entries erasures deleted on purpose (recsys_maintenance): trimming is the rest.
+ERASED_ENTRIES = STREAM + ":erased"
 EVENTS = ("impression", "click", "cart", "purchase")
 SOURCES = ("personal", *STRATEGIES, "fallback", "similar")
 PENDING_LIMIT = 10_000  # events a worker holds while Redis is away; the oldest go first beyond it

@@ -151,3 +151,50 @@ def test_an_hour_of_feedback_is_reported_and_its_alerts_fail_the_run(
     assert "deepfm_tags    tags" in table and "+114.0%" in table  # 46/430 clicks against 20/400
     assert cli.main(["ab-report", "--hour", "2026-11-20T09"]) == 1
     assert "no A/B report for 2026-11-20T09" in capsys.readouterr().err
+
+
+def test_trimming_into_the_hour_is_lost_feedback_and_an_erasure_is_not(feedback_env: RunContext) -> None:
+    """Redis 7.0 leaves max-deleted-entry-id alone when MAXLEN trims: the consumer tells
+    trimming by the entries gone that no erasure deleted, and where the stream now starts."""
+    from feature_store.erasure.redis_store import XDEL_KEEPING_TRIM_MARK_LUA
+    from feature_store.service.feedback import ERASED_ENTRIES
+
+    client = redis.Redis.from_url(feedback_env.settings.redis_url)
+    stream = Stream(client)
+    previous = feedback.Hour(HOUR.start - timedelta(hours=1))
+    stream.traffic(previous, "tags", 5, 0, 0)
+    stream.traffic(HOUR, "tags", 5, 0, 0)
+    assert feedback.consume_feedback(feedback_env, HOUR.label)["stream_trimmed"] is False
+
+    # An erasure deletes the first two entries of the hour before: no loss.
+    first_two = [entry_id for entry_id, _ in client.xrange(STREAM, count=2)]
+    erase = client.register_script(XDEL_KEEPING_TRIM_MARK_LUA)
+    assert erase(keys=[STREAM, ERASED_ENTRIES], args=first_two) == 2
+    assert feedback.consume_feedback(feedback_env, previous.label)["stream_trimmed"] is False
+
+    # Trimming to 3 entries cuts into HOUR: its first two entries are lost.
+    client.xtrim(STREAM, maxlen=3, approximate=False)
+    assert client.xinfo_stream(STREAM)["max-deleted-entry-id"] in (b"0-1", "0-1")  # untouched by XTRIM
+    assert feedback.consume_feedback(feedback_env, HOUR.label)["stream_trimmed"] is True
+    assert feedback.consume_feedback(feedback_env, feedback.Hour(HOUR.end).label)["stream_trimmed"] is False
+
+
+def test_feedback_a_worker_sent_late_for_an_erased_user_is_not_consumed(feedback_env: RunContext) -> None:
+    from datetime import UTC, datetime
+
+    from feature_store.erasure.erased_users import add_erased_user
+    from feature_store.erasure.user import user_hasher
+
+    client = redis.Redis.from_url(feedback_env.settings.redis_url)
+    stream = Stream(client)
+    sent = [stream.add(HOUR, "impression", "tags") for _ in range(4)]
+    erased_user = sent[0]["user_id"]
+    add_erased_user(
+        feedback_env.settings.lake_root, user_hasher(feedback_env.settings)(erased_user), datetime.now(UTC)
+    )
+    meta = feedback.consume_feedback(feedback_env, HOUR.label)
+    assert (meta["erased_users_dropped"], meta["events"]) == (1, 3)
+    events = lake.read_partition(
+        feedback_env.settings.lake_root, HOUR.dataset(feedback.EVENTS), HOUR.start.date()
+    )
+    assert erased_user not in events.column("user_id").to_pylist()
