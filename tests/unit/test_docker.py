@@ -314,8 +314,16 @@ def test_every_service_s_recsys_settings_load_in_production(
         assert settings.environment == "production", name
         assert settings.registry_key() == EXAMPLE["RECSYS_REGISTRY_HMAC_KEY"].encode(), name
         checked.append(name)
+        # One hash key everywhere: the erasure DAG lists users by the service's hash.
+        assert user_hash_key(settings) == EXAMPLE["RECSYS_SERVICE_USER_HASH_KEY"].encode(), name
+        encryption = settings.registry_encryption_key
+        assert (
+            encryption is not None
+            and encryption.get_secret_value() == EXAMPLE["RECSYS_REGISTRY_ENCRYPTION_KEY"]
+        )
         if name == "lookup":
-            assert user_hash_key(settings) == EXAMPLE["RECSYS_SERVICE_USER_HASH_KEY"].encode()
+            admin = settings.service_admin_api_key
+            assert admin is not None and admin.get_secret_value() == EXAMPLE["RECSYS_SERVICE_ADMIN_API_KEY"]
         else:
             assert str(settings.lake_root) == "/data/lake", name
             assert str(settings.registry_root) == "/data/registry", name
