@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Self
 
 import redis
 
@@ -34,25 +35,25 @@ class BenchRedis:
         self.workdir = workdir or Path(self._tmp.name)  # type: ignore[union-attr]
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
+        self.log_file = self.workdir / "redis.log"
         self.process = subprocess.Popen(
             [
-                *(
-                    binary,
-                    "--port",
-                    str(self.port),
-                    "--bind",
-                    "127.0.0.1",
-                    "--save",
-                    "",
-                    "--appendonly",
-                    "no",
-                ),
-                *("--dir", str(self.workdir), "--logfile", str(self.workdir / "redis.log")),
+                binary,
+                *self._listen_args(),
+                *("--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+                *("--dir", str(self.workdir), "--logfile", str(self.log_file)),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
         )
         self._wait_ready()
+
+    def _listen_args(self) -> list[str]:
+        """How the server listens (a subclass may add TLS and AUTH): plain TCP on ``port``."""
+        return ["--port", str(self.port)]
+
+    def _ping(self) -> bool:
+        return bool(self.client().ping())
 
     @property
     def url(self) -> str:
@@ -65,10 +66,10 @@ class BenchRedis:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                log = (self.workdir / "redis.log").read_text(errors="replace")[-2000:]
+                log = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
                 raise RuntimeError(f"redis-server exited with {self.process.returncode}: {log}")
             try:
-                if self.client().ping():
+                if self._ping():
                     return
             except redis.ConnectionError:
                 time.sleep(0.05)
@@ -86,7 +87,7 @@ class BenchRedis:
         if self._tmp is not None:
             self._tmp.cleanup()
 
-    def __enter__(self) -> BenchRedis:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(

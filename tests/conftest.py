@@ -106,3 +106,12 @@ def tls_redis(tls_redis_server: TLSRedisServer) -> Iterator[TLSRedisServer]:
     yield tls_redis_server
     with tls_redis_server.client() as client:
         client.flushall()
+
+
+@pytest.fixture
+def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The temporary directory decrypted model versions go to, private to this test."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder

@@ -12,12 +12,8 @@ from __future__ import annotations
 import datetime
 import ipaddress
 import secrets
-import shutil
-import subprocess
-import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Literal
 
 import redis
@@ -26,7 +22,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from bench.redis_server import free_port
+from bench.redis_server import BenchRedis
 
 ClientAuth = Literal["optional", "yes", "no"]
 
@@ -143,7 +139,7 @@ class TestCertificates:
         return made
 
 
-class TLSRedisServer:
+class TLSRedisServer(BenchRedis):
     """``with TLSRedisServer(workdir) as server: server.client()``: TLS only, password required.
 
     The password is random per server ("redis-auth-" and 32 hex digits), so a test can look
@@ -157,32 +153,26 @@ class TLSRedisServer:
         client_auth: ClientAuth = "optional",
         certificates: TestCertificates | None = None,
     ) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise RuntimeError("redis-server is not installed (Debian: apt-get install redis-server)")
-        self.workdir = workdir
-        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.client_auth = client_auth
         self.certificates = certificates or TestCertificates.generate(workdir / "tls")
         self.password = f"redis-auth-{secrets.token_hex(16)}"
-        self.port = free_port()
-        self.log_file = workdir / "redis.log"
+        super().__init__(workdir)
+
+    def _listen_args(self) -> list[str]:
         certs = self.certificates
-        self.process = subprocess.Popen(
-            [
-                binary,
-                *("--port", "0", "--tls-port", str(self.port), "--bind", "127.0.0.1"),
-                *("--tls-cert-file", str(certs.server_cert_file)),
-                *("--tls-key-file", str(certs.server_key_file)),
-                *("--tls-ca-cert-file", str(certs.ca_file)),
-                *("--tls-auth-clients", client_auth),
-                *("--requirepass", self.password),
-                *("--save", "", "--appendonly", "no"),
-                *("--dir", str(workdir), "--logfile", str(self.log_file)),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-        )
-        self._wait_ready()
+        return [
+            *("--port", "0", "--tls-port", str(self.port)),
+            *("--tls-cert-file", str(certs.server_cert_file)),
+            *("--tls-key-file", str(certs.server_key_file)),
+            *("--tls-ca-cert-file", str(certs.ca_file)),
+            *("--tls-auth-clients", self.client_auth),
+            *("--requirepass", self.password),
+        ]
+
+    def _ping(self) -> bool:
+        # No hostname check: a test may give the server a certificate for another name.
+        with self.client(ssl_check_hostname=False) as client:
+            return bool(client.ping())
 
     @property
     def url(self) -> str:
@@ -211,36 +201,3 @@ class TLSRedisServer:
             ssl_keyfile=str(self.certificates.client_key_file),
             **options,
         )
-
-    def _wait_ready(self, timeout_s: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                log = self.log_file.read_text(errors="replace")[-2000:] if self.log_file.exists() else ""
-                raise RuntimeError(f"redis-server (TLS) exited with {self.process.returncode}: {log}")
-            try:
-                # No hostname check: a test may give the server a certificate for another name.
-                with self.client(ssl_check_hostname=False) as client:
-                    if client.ping():
-                        return
-            except redis.ConnectionError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"redis-server (TLS) on port {self.port} did not answer PING within {timeout_s} s")
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> TLSRedisServer:
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()

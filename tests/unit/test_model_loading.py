@@ -12,7 +12,6 @@ import os
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import json
-import tempfile
 from datetime import date
 from pathlib import Path
 
@@ -29,14 +28,6 @@ from tasks.retrain import FINE_RANKER, RANKER
 
 DAYS = (date(2026, 11, 1), date(2026, 11, 7))
 ITEMS = ["i1", "i2", "i3", "i4", "i5", "i6"]
-
-
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 def _champion(settings: Settings, name: str, files: dict[str, bytes], staging: Path) -> Path:

@@ -11,7 +11,6 @@ import os
 import stat
 import subprocess
 import sys
-import tempfile
 import time
 from datetime import date
 from pathlib import Path
@@ -324,15 +323,6 @@ def test_gate_without_champion_and_with_missing_metrics() -> None:
 
 FERNET_KEY = Fernet.generate_key().decode()
 OTHER_FERNET_KEY = Fernet.generate_key().decode()
-
-
-@pytest.fixture
-def private_tmp(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """The temporary directory decrypted versions go to, private to this test."""
-    folder = tmp_path / "tmp"
-    folder.mkdir()
-    monkeypatch.setattr(tempfile, "tempdir", str(folder))
-    return folder
 
 
 @pytest.fixture
