@@ -375,9 +375,17 @@ def test_nothing_published_and_redis_unreachable_are_clear_errors(
     assert code == 0 and "rec: rec:current -> nothing published" in out and "    no versions" in out
 
     port = free_port()
-    monkeypatch.setenv("RECSYS_REDIS_URL", f"redis://admin:s3cret@127.0.0.1:{port}/3")
+    monkeypatch.setenv("RECSYS_REDIS_URL", f"redis://127.0.0.1:{port}/3")
+    monkeypatch.setenv("RECSYS_REDIS_USERNAME", "admin")
+    monkeypatch.setenv("RECSYS_REDIS_PASSWORD", "s3cret")
     for argv in ((), ("--user", "U1"), ("--json",)):
         code, out, err = run(capsys, *argv)
         assert (code, out) == (1, "")
         assert f"Redis at redis://admin@127.0.0.1:{port}/3 is unreachable" in err
         assert "s3cret" not in err
+
+    # A password inside the URL is refused before anything connects, and never echoed.
+    monkeypatch.setenv("RECSYS_REDIS_URL", f"redis://admin:s3cret@127.0.0.1:{port}/3")
+    code, out, err = run(capsys)
+    assert (code, out) == (1, "") and "RECSYS_REDIS_URL carries credentials" in err
+    assert "s3cret" not in err
