@@ -6,11 +6,13 @@ A private redis-server holds a published version of synthetic lists (``--users``
 items, plus the segment lists cold start reads). wrk (Debian package ``wrk``) on loopback
 drives ``/v1/users/{id}/recommendations`` over random users, and in the same run the baseline
 (bench/serve_baseline.py) on ``/u/{id}``, both under uvicorn with the same worker count,
-alternating, best round of each side counted. Then a paced run at 1,000 requests/s gives the
-p99 a shop would see at that rate: wrk has no rate option (wrk2 does, and is not packaged), so
-each of ``--paced-connections`` connections waits a ``delay`` after every answer, calibrated
-from short runs so that connections / (delay + service time) is the rate; ``paced_rps`` is
-the rate the measured run reached.
+alternating, best round of each side counted. A third side is the service with batched reads
+off (``RECSYS_SERVICE_READ_BATCH=1``): each request's own GET, as the baseline does, so the
+run also shows what batching (feature_store/service/batching.py) is worth. Then a paced run at
+1,000 requests/s gives the p99 a shop would see at that rate: wrk has no rate option (wrk2
+does, and is not packaged), so each of ``--paced-connections`` connections waits a ``delay``
+after every answer, calibrated from short runs so that connections / (delay + service time)
+is the rate; ``paced_rps`` is the rate the measured run reached.
 """
 
 from __future__ import annotations
@@ -216,8 +218,9 @@ def paced(
     return {**run, "delay_ms": delay}
 
 
-def fallback_share(metrics_url: str) -> float:
-    """Answers from the snapshot over recommendation answers, from the service's /metrics."""
+def service_figures(metrics_url: str) -> dict[str, float]:
+    """From the service's /metrics: answers from the snapshot over recommendation answers, and
+    the mean number of requests per batched Redis read."""
     with urllib.request.urlopen(metrics_url, timeout=5) as answer:
         text = answer.read().decode()
 
@@ -227,7 +230,11 @@ def fallback_share(metrics_url: str) -> float:
         )
 
     answers = total("recsys_service_recommendations_total")
-    return total("recsys_service_fallbacks_total") / answers if answers else 0.0
+    batches = total("recsys_service_read_batch_requests_count")
+    return {
+        "fallback_share": total("recsys_service_fallbacks_total") / answers if answers else 0.0,
+        "requests_per_read": total("recsys_service_read_batch_requests_sum") / batches if batches else 0.0,
+    }
 
 
 def main() -> None:
@@ -248,17 +255,25 @@ def main() -> None:
     logs = Path(tempfile.mkdtemp(prefix="bench-serve-"))
     with BenchRedis() as server:
         publish_synthetic(server.url, args.users)
-        service_port, baseline_port = free_port(), free_port()
+        service_port, unbatched_port, baseline_port = free_port(), free_port(), free_port()
         env = {
             **os.environ,
             "RECSYS_REDIS_URL": server.url,
-            "RECSYS_SERVICE_PORT": str(service_port),
             "RECSYS_SERVICE_HOST": "127.0.0.1",
             "RECSYS_SERVICE_WORKERS": str(args.workers),
             "BASELINE_REDIS_URL": server.url,
             "BASELINE_VERSION": "1",
         }
-        service = _start([sys.executable, "-m", "feature_store.service"], env, logs / "service.log")
+        service = _start(
+            [sys.executable, "-m", "feature_store.service"],
+            {**env, "RECSYS_SERVICE_PORT": str(service_port)},
+            logs / "service.log",
+        )
+        unbatched = _start(
+            [sys.executable, "-m", "feature_store.service"],
+            {**env, "RECSYS_SERVICE_PORT": str(unbatched_port), "RECSYS_SERVICE_READ_BATCH": "1"},
+            logs / "unbatched.log",
+        )
         baseline = _start(
             [
                 sys.executable,
@@ -281,27 +296,32 @@ def main() -> None:
         )
         try:
             _wait(f"http://127.0.0.1:{service_port}/readyz")
+            _wait(f"http://127.0.0.1:{unbatched_port}/readyz")
             _wait(f"http://127.0.0.1:{baseline_port}/u/U000000")
-            ours = (f"http://127.0.0.1:{service_port}", "/v1/users/", f"/recommendations?k={args.k}")
-            base = (f"http://127.0.0.1:{baseline_port}", "/u/", "")
+            path = ("/v1/users/", f"/recommendations?k={args.k}")
+            sides = {
+                "baseline": (f"http://127.0.0.1:{baseline_port}", "/u/", ""),
+                "ours": (f"http://127.0.0.1:{service_port}", *path),
+                "unbatched": (f"http://127.0.0.1:{unbatched_port}", *path),
+            }
             load = {"seconds": args.seconds, "connections": args.connections, "threads": args.threads}
-            wrk(*ours, args.users, **{**load, "seconds": 3})  # warm-up: connections, caches
-            wrk(*base, args.users, **{**load, "seconds": 3})
-            our_runs: list[dict[str, float]] = []
-            their_runs: list[dict[str, float]] = []
+            for side in sides.values():  # warm-up: connections, caches
+                wrk(*side, args.users, **{**load, "seconds": 3})
+            runs: dict[str, list[dict[str, float]]] = {name: [] for name in sides}
             for _ in range(args.rounds):
-                their_runs.append(wrk(*base, args.users, **load))
-                our_runs.append(wrk(*ours, args.users, **load))
-            paced_run = paced(
-                *ours, args.users, rate=args.paced_rps, connections=args.paced_connections, seconds=15
-            )
-            share = fallback_share(f"http://127.0.0.1:{service_port}/metrics")
+                for name, side in sides.items():
+                    runs[name].append(wrk(*side, args.users, **load))
+            service_metrics = service_figures(f"http://127.0.0.1:{service_port}/metrics")
+            pace = {"rate": args.paced_rps, "connections": args.paced_connections, "seconds": 15}
+            paced_run = paced(*sides["ours"], args.users, **pace)
+            share = service_figures(f"http://127.0.0.1:{service_port}/metrics")["fallback_share"]
         finally:
-            for process in (service, baseline):
+            for process in (service, unbatched, baseline):
                 process.terminate()
                 process.wait(timeout=30)
 
-    best, top = max(our_runs, key=lambda r: r["rps"]), max(their_runs, key=lambda r: r["rps"])
+    best, top, alone = (max(runs[name], key=lambda r: r["rps"]) for name in ("ours", "baseline", "unbatched"))
+    every_run = [*runs["ours"], *runs["baseline"], *runs["unbatched"], paced_run]
     figures: dict[str, Any] = {
         "rps": round(best["rps"], 1),
         "baseline_rps": round(top["rps"], 1),
@@ -311,14 +331,18 @@ def main() -> None:
         "p99_ms_at_1000rps": round(paced_run["p99_ms"], 3),
         "paced_rps": round(paced_run["rps"], 1),
         "fallback_share": round(share, 4),
-        "non_2xx": int(sum(r["non_2xx"] for r in [*our_runs, *their_runs, paced_run])),
-        "socket_errors": int(sum(r["socket_errors"] for r in [*our_runs, *their_runs, paced_run])),
+        "non_2xx": int(sum(r["non_2xx"] for r in every_run)),
+        "socket_errors": int(sum(r["socket_errors"] for r in every_run)),
+        "requests_per_read": round(service_metrics["requests_per_read"], 2),
+        "unbatched_rps": round(alone["rps"], 1),
+        "unbatched_ratio_to_baseline": round(alone["rps"] / top["rps"], 3),
+        "unbatched_p99_ms": round(alone["p99_ms"], 3),
         "paced_p50_ms": round(paced_run["p50_ms"], 3),
         "paced_connections": args.paced_connections,
         "paced_delay_ms": round(paced_run["delay_ms"], 2),
         "baseline_p50_ms": round(top["p50_ms"], 3),
         "baseline_p99_ms": round(top["p99_ms"], 3),
-        "rounds": {"ours_rps": [r["rps"] for r in our_runs], "baseline_rps": [r["rps"] for r in their_runs]},
+        "rounds": {f"{name}_rps": [r["rps"] for r in side_runs] for name, side_runs in runs.items()},
         "workers": args.workers,
         "users": args.users,
         "k": args.k,
@@ -339,6 +363,15 @@ def main() -> None:
             f"{top['rps']:>10,.0f} req/s   p50 {top['p50_ms']:.2f} ms   p99 {top['p99_ms']:.2f} ms",
         ),
         ("ratio to baseline", f"{figures['ratio_to_baseline']:.3f}   (target >= 0.8)"),
+        (
+            "requests per read",
+            f"{figures['requests_per_read']:.2f}   (concurrent requests sharing one MGET, batching.py)",
+        ),
+        (
+            "unbatched service",
+            f"{alone['rps']:>10,.0f} req/s   p50 {alone['p50_ms']:.2f} ms   p99 {alone['p99_ms']:.2f} ms   "
+            f"ratio {figures['unbatched_ratio_to_baseline']:.3f}   (RECSYS_SERVICE_READ_BATCH=1)",
+        ),
         (
             "paced run",
             f"{paced_run['rps']:,.0f} req/s ({args.paced_connections} connections, "

@@ -238,6 +238,12 @@ class Settings(BaseSettings):
     service_redis_timeout_s: float = Field(
         default=0.25, gt=0, description="Connect and read timeout of one Redis call from the service."
     )
+    service_read_batch: int = Field(
+        default=32,
+        ge=1,
+        le=1024,
+        description="Most concurrent requests whose reads a worker sends as one MGET; 1: each alone.",
+    )
     service_breaker_failures: int = Field(
         default=5, ge=1, description="Consecutive Redis failures that open the circuit breaker."
     )

@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from feature_store.service.admin import Admin
 from feature_store.service.bandit import ColdStartBandit
+from feature_store.service.batching import ReadBatcher
 from feature_store.service.breaker import BreakerState, CircuitBreaker
 from feature_store.service.codec import answer_json, to_json
 from feature_store.service.errors import (
@@ -345,7 +346,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         sink = FeedbackSink(store, bandit, settings.service_feedback_maxlen)
         audit = AuditLog(settings.service_audit_sample_rate)
         rollup = HourlyRollup()
-        app.state.lookup = LookupService(store, experiments, bandit, sink, metrics, hasher, audit, rollup)
+        reads = ReadBatcher(store, settings.service_read_batch, on_batch=metrics.read_batches.observe)
+        app.state.lookup = LookupService(
+            store, experiments, bandit, sink, metrics, hasher, audit, rollup, reads
+        )
         try:
             await store.current()  # warm the snapshot; Redis being away now is not fatal
         except (StoreUnavailableError, NotPublishedError) as exc:

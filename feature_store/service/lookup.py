@@ -1,12 +1,13 @@
 """The lookup service's logic, free of HTTP: recommendations, similar items, feedback, readiness.
 
-A recommendation request costs one Redis round trip: a GET of the user's list of the
+A recommendation request costs one Redis round trip: a read of the user's list of the
 variant's published list (its ``reads`` name resolved through the version's aliases, so
-``tags`` reads ``champion`` when the champion ranker is the tags variant), or one MGET that
-adds champion's list when the variant reads another one and the context's segment when the
-request names one; at most once a second, a pipeline that also reads the bandit's
-statistics. Item names, popular lists and new arrivals come from the worker's snapshot of
-the version. The version pointer is re-read every ``service_pointer_ttl_s``.
+``tags`` reads ``champion`` when the champion ranker is the tags variant), with champion's
+list when the variant reads another one and the context's segment when the request names
+one; at most once a second, a pipeline that also reads the bandit's statistics. Requests
+that arrive together share one MGET (batching.py). Item names, popular lists and new
+arrivals come from the worker's snapshot of the version. The version pointer is re-read
+every ``service_pointer_ttl_s``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from feature_store.recommendations import (
     user_key,
 )
 from feature_store.service.bandit import STRATEGIES, ColdStartBandit, stats_key
+from feature_store.service.batching import ReadBatcher
 from feature_store.service.codec import (
     CHANNEL_OF,
     STAGE_OF,
@@ -79,8 +81,10 @@ class LookupService:
         hasher: UserHasher,
         audit: AuditLog,
         rollup: HourlyRollup | None = None,
+        reads: ReadBatcher | None = None,
     ) -> None:
         self.store = store
+        self.reads = reads or ReadBatcher(store, 1)
         self.rollup = rollup or HourlyRollup()
         self.experiments = experiments
         self.bandit = bandit
@@ -181,10 +185,8 @@ class LookupService:
             pipe.hgetall(stats_key(bucket))
             values, stats = await self.store.execute(pipe)
             self.bandit.absorb(bucket, stats)
-        elif len(keys) == 1:  # a plain command costs less than a pipeline of one
-            values = [await self.store.get(keys[0])]
-        else:
-            values = await self.store.mget(keys)
+        else:  # with other requests' keys, in one MGET (batching.py)
+            values = await self.reads.read(keys)
         replies = iter(values)
         own = next(replies)
         champion = next(replies) if also_champion else None

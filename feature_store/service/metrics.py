@@ -107,6 +107,12 @@ class ServiceMetrics:
             ["event", "outcome"],
             registry=registry,
         )
+        self.read_batches = Histogram(
+            "recsys_service_read_batch_requests",
+            "Requests per batched Redis read: the reads of requests that arrived together (batching.py).",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 1024),
+            registry=registry,
+        )
         self.breaker_state = Gauge(
             "recsys_service_breaker_state",
             "Circuit breaker around Redis: 0 closed, 1 half-open, 2 open.",

@@ -252,7 +252,7 @@ def test_a_variant_whose_ranker_is_the_champion_reads_champion_through_the_alias
     assert (other["variant"], other["reads"], other["variant_fallback"]) == ("baseline", "baseline", False)
     assert [i["item_id"] for i in other["items"]] == NEW
     # The alias named champion: no second key for a fallback list. Baseline's list, and champion's.
-    assert calls == [("GET", 1), ("MGET", 2)]
+    assert calls == [("MGET", 1), ("MGET", 2)]
 
 
 def test_a_cold_user_gets_k_items_from_a_bandit_strategy(api: TestClient) -> None:

@@ -106,6 +106,7 @@ BINDINGS = [
     ("service_workers", "4", 4),
     ("service_pointer_ttl_s", "0.5", 0.5),
     ("service_redis_timeout_s", "0.1", 0.1),
+    ("service_read_batch", "1", 1),
     ("service_breaker_failures", "3", 3),
     ("service_breaker_open_s", "2.5", 2.5),
     ("service_default_k", "10", 10),
