@@ -7,7 +7,11 @@ longest sequence and still use the positions the full length would give it.
 Training is the cloze task (:func:`fit_bert4rec`): each epoch masks a share of every
 training sequence's items afresh and the loss is the softmax cross-entropy over all items
 at the masked positions only. A share of the sequences instead has only its last item
-masked, the paper's way of matching the inference task. The output layer is a GELU
+masked, the paper's way of matching the inference task. With ``TrainConfig.negatives`` the
+loss is instead a sampled softmax: each masked position's true item against that many item
+ids drawn once per batch (uniformly or by training popularity), optionally log-q corrected,
+which skips the ``(positions, n_items)`` product that dominates an epoch on a large catalog.
+Inference always scores the full catalog or the given candidates. The output layer is a GELU
 transform and layer norm followed by the dot product with the *input* item embeddings
 (tied) plus a per-item bias. Inference appends ``[MASK]`` after the history and reads the
 scores at that position: :meth:`Bert4Rec.score_candidates` scores given candidate ids
@@ -32,9 +36,11 @@ from recsys.errors import SequenceInputError, TrainingError
 
 Tensor = Any  # keras ships no type information
 Monitor = Literal["ndcg@10", "hr@10"]
+Sampler = Literal["uniform", "popularity"]
 Fn = TypeVar("Fn", bound=Callable[..., Any])
 
 _INIT_STDDEV = 0.02  # BERT's initialiser range
+_MASKED_LOGIT = -1e9  # an accidental hit's logit: exp() is 0, yet no inf - inf = nan in the gradient
 
 
 def _graph(*specs: tf.TensorSpec) -> Callable[[Fn], Fn]:
@@ -157,7 +163,8 @@ class TiedItemScores(keras.layers.Layer):  # type: ignore[misc]
 
     Call with ``[states (..., hidden), table (n_items + 2, hidden)]``; returns
     ``(..., n_items)`` scores of items ``1..n_items``. :meth:`candidates` scores only given
-    ids, which costs ``C`` dot products per user instead of ``n_items``.
+    ids, which costs ``C`` dot products per user instead of ``n_items``; :meth:`sampled` scores
+    each row's label and ids shared by all rows (sampled-softmax training).
     """
 
     def __init__(self, n_items: int, hidden: int, **kwargs: Any) -> None:
@@ -186,6 +193,13 @@ class TiedItemScores(keras.layers.Layer):  # type: ignore[misc]
         """``states (B, hidden)``, ``ids (B, C)`` -> ``(B, C)`` scores."""
         vectors = ops.take(table, ids, axis=0)
         return ops.einsum("bd,bcd->bc", self._states(states), vectors) + ops.take(self.bias, ids, axis=0)
+
+    def sampled(self, states: Tensor, table: Tensor, labels: Tensor, ids: Tensor) -> tuple[Tensor, Tensor]:
+        """``states (N, hidden)``, ``labels (N,)``, shared ``ids (S,)`` -> ``(N,)`` and ``(N, S)`` scores."""
+        transformed = self._states(states)
+        positive = ops.sum(transformed * ops.take(table, labels, axis=0), axis=-1)
+        sampled = ops.matmul(transformed, ops.transpose(ops.take(table, ids, axis=0)))
+        return positive + ops.take(self.bias, labels, axis=0), sampled + ops.take(self.bias, ids, axis=0)
 
     def compute_output_shape(self, input_shape: list[tuple[int | None, ...]]) -> tuple[int | None, ...]:
         return (*tuple(input_shape[0])[:-1], self.n_items)
@@ -378,6 +392,14 @@ class TrainConfig:
     ``warmup_steps``, then is multiplied by ``decay_factor`` after every ``decay_patience``
     validations without a gain (0: never). ``max_seconds`` stops before an epoch that
     would end past it (the weights of the best epoch are kept either way).
+
+    ``negatives > 0`` trains with a sampled softmax instead of the full one: every batch
+    draws that many item ids (with replacement) ``uniformly`` or by ``popularity`` (item
+    frequency in the training windows, plus one), shared by all its masked positions.
+    ``logq_correction`` subtracts the log sampling probability from every logit, the
+    positive's included (Bengio & Senecal; Yi et al. 2019), so the scores still estimate
+    the full softmax's; without it popular items, drawn more often as negatives, end up
+    scored about ``log q`` lower. Under ``uniform`` it is a constant shift: no effect.
     """
 
     epochs: int = 200
@@ -395,6 +417,9 @@ class TrainConfig:
     validate_every: int = 1
     max_seconds: float | None = None
     seed: int = 0
+    negatives: int = 0
+    negative_sampler: Sampler = "popularity"
+    logq_correction: bool = True
 
     def check(self) -> None:
         problems = []
@@ -415,13 +440,19 @@ class TrainConfig:
             )
         if self.monitor not in ("ndcg@10", "hr@10"):
             problems.append(f"monitor must be ndcg@10 or hr@10, got {self.monitor!r}")
+        if isinstance(self.negatives, bool) or not isinstance(self.negatives, int) or self.negatives < 0:
+            problems.append(f"negatives must be an int >= 0 (0: full softmax), got {self.negatives!r}")
+        if self.negative_sampler not in ("uniform", "popularity"):
+            problems.append(f"negative_sampler must be uniform or popularity, got {self.negative_sampler!r}")
+        if not isinstance(self.logq_correction, bool):
+            problems.append(f"logq_correction must be True or False, got {self.logq_correction!r}")
         if problems:
             raise TrainingError("invalid BERT4Rec training settings: " + "; ".join(problems))
 
 
 @dataclass(frozen=True)
 class EpochRecord:
-    """One epoch: masked-item loss, validation figures (empty when not validated), timing."""
+    """One epoch: masked-item loss (sampled under negatives), validation (empty if not validated), timing."""
 
     epoch: int
     loss: float
@@ -484,6 +515,64 @@ def _mask_batch(
     labels = rows.reshape(-1)[positions].astype(np.int32)
     inputs = np.where(masked, mask_id, rows).astype(np.int32)
     return inputs, positions, labels
+
+
+def sampling_probabilities(windows: np.ndarray, n_items: int, sampler: Sampler) -> np.ndarray:
+    """Negative-sampling probabilities ``(n_items + 2,)`` by token id; padding and ``[MASK]`` get 0."""
+    weights = np.zeros(n_items + 2, dtype=np.float64)
+    if sampler == "uniform":
+        weights[1 : n_items + 1] = 1.0
+    else:
+        counts = np.bincount(windows.reshape(-1), minlength=n_items + 2)[: n_items + 2]
+        # Plus one: items absent from training (test-only targets) still get pushed down now and then.
+        weights[1 : n_items + 1] = counts[1 : n_items + 1] + 1.0
+    probabilities: np.ndarray = weights / weights.sum()
+    return probabilities
+
+
+def draw_negatives(cumulative: np.ndarray, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` item ids drawn with replacement.
+
+    ``cumulative`` is ``np.cumsum`` of the probabilities of items ``1..n_items`` (its index 0 is item 1).
+    """
+    drawn = np.searchsorted(cumulative, rng.random(count) * cumulative[-1], side="right")
+    # A product rounding up to the total would land one past the last item.
+    ids: np.ndarray = (np.minimum(drawn, len(cumulative) - 1) + 1).astype(np.int32)
+    return ids
+
+
+def sampled_logits(
+    positive: Tensor, sampled: Tensor, labels: Tensor, ids: Tensor, log_q: Tensor | None
+) -> Tensor:
+    """Sampled-softmax logits ``(N, 1 + S)``, the true item in column 0.
+
+    ``positive (N,)`` and ``sampled (N, S)`` are the scores of each row's ``labels`` and of
+    the shared ``ids (S,)``; ``log_q`` (indexed by token id, or None for no correction) is
+    subtracted from both. A sampled id equal to the row's label (an accidental hit) would
+    count the true item as its own negative, so its logit is masked out.
+    """
+    if log_q is not None:
+        positive = positive - tf.gather(log_q, labels)
+        sampled = sampled - tf.gather(log_q, ids)[tf.newaxis, :]
+    hits = tf.equal(labels[:, tf.newaxis], ids[tf.newaxis, :])
+    sampled = tf.where(hits, tf.constant(_MASKED_LOGIT, sampled.dtype), sampled)
+    return tf.concat([positive[:, tf.newaxis], sampled], axis=1)
+
+
+def sampled_softmax_loss(logits: Tensor) -> Tensor:
+    """Mean cross-entropy of :func:`sampled_logits`, whose column 0 is the true item."""
+    return tf.reduce_mean(tf.reduce_logsumexp(logits, axis=1) - logits[:, 0])
+
+
+def dense_gradients(gradients: Sequence[Tensor]) -> list[Tensor]:
+    """Gradients with every ``tf.IndexedSlices`` summed into a dense tensor.
+
+    Gathers give sparse gradients that repeat an id once per occurrence (labels, popular
+    negatives). Keras squares those slices before summing them, so Adam's second moment and
+    the global clip norm would see ``sum(g_i ** 2)`` instead of ``(sum g_i) ** 2``; its update
+    is dense anyway, so densifying first costs one table-sized add.
+    """
+    return [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in gradients]
 
 
 def _epoch_batches(lengths: np.ndarray, batch_size: int, rng: np.random.Generator) -> list[np.ndarray]:
@@ -549,6 +638,26 @@ def fit_bert4rec(
         optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
         return loss
 
+    probabilities = sampling_probabilities(windows, model.n_items, config.negative_sampler)
+    cumulative = np.cumsum(probabilities[1 : model.n_items + 1])
+    # Padding and [MASK] (probability 0) are never a label or a draw: log 1 = 0 keeps the table finite.
+    log_q = tf.constant(np.log(np.where(probabilities > 0, probabilities, 1.0)), tf.float32)
+
+    @_graph(IDS, FLAT, FLAT, FLAT)
+    def sampled_step(ids: Tensor, positions: Tensor, labels: Tensor, negatives: Tensor) -> Tensor:
+        with tf.GradientTape() as tape:
+            states = tf.reshape(model.states(ids, training=True), (-1, model.hidden))
+            positive, sampled = model.scores.sampled(
+                tf.gather(states, positions), model.embedding.table, labels, negatives
+            )
+            logits = sampled_logits(
+                positive, sampled, labels, negatives, log_q if config.logq_correction else None
+            )
+            loss = sampled_softmax_loss(logits)
+        gradients = dense_gradients(tape.gradient(loss, variables))
+        optimizer.apply_gradients(zip(gradients, variables, strict=True))
+        return loss
+
     maximise_value = -math.inf
     best_epoch, best_weights, waited, steps, scale = 0, None, 0, 0, 1.0
     history: list[EpochRecord] = []
@@ -566,7 +675,11 @@ def fit_bert4rec(
             inputs, positions, labels = _mask_batch(
                 windows[batch], model.mask_id, config.mask_prob, config.last_share, rng
             )
-            loss = float(step(inputs, positions, labels))
+            if config.negatives:
+                negatives = draw_negatives(cumulative, config.negatives, rng)
+                loss = float(sampled_step(inputs, positions, labels, negatives))
+            else:
+                loss = float(step(inputs, positions, labels))
             total += loss * len(labels)
             count += len(labels)
         train_seconds = time.perf_counter() - epoch_start
@@ -597,6 +710,7 @@ def fit_bert4rec(
             f"epoch {epoch:>3}/{config.epochs}  masked-item loss {record.loss:.4f}{shown}  "
             f"lr {epoch_rate:.2g}  {record.sequences_per_s:,.0f} seq/s  "
             f"{record.seconds:.1f} s  elapsed {elapsed / 60:.1f} min"
+            f"{f'  sampled {config.negatives}' if config.negatives else ''}"
             f"{'  *best*' if improved else ''}"
         )
         if validation is not None and waited >= config.patience:

@@ -1,4 +1,5 @@
-"""BERT4Rec: learns a planted order, saves/loads exactly, masks as documented, rejects bad input."""
+"""BERT4Rec: learns a planted order (full and sampled softmax), saves/loads exactly, masks as
+documented, samples negatives as documented, rejects bad input."""
 
 from __future__ import annotations
 
@@ -7,17 +8,24 @@ from pathlib import Path
 import keras  # type: ignore[import-untyped]
 import numpy as np
 import pytest
+import tensorflow as tf  # type: ignore[import-untyped]
 
 from models.bert4rec import (
     Bert4Rec,
+    Sampler,
     SequenceEmbedding,
     TiedItemScores,
     TrainConfig,
     TransformerBlock,
     _mask_batch,
     build_bert4rec,
+    dense_gradients,
+    draw_negatives,
     encode_histories,
     fit_bert4rec,
+    sampled_logits,
+    sampled_softmax_loss,
+    sampling_probabilities,
     training_windows,
 )
 from models.sequences import SequenceData, evaluate, evaluation_set, leave_one_out
@@ -102,7 +110,7 @@ def test_candidate_scores_match_the_catalog_scores_and_ignore_batch_padding(
 
 
 def test_layer_configs_round_trip() -> None:
-    layers = [
+    layers: list[keras.layers.Layer] = [
         SequenceEmbedding(n_items=9, max_len=6, hidden=8, dropout=0.2),
         TransformerBlock(hidden=8, heads=2, ffn=16, dropout=0.1, attention_dropout=0.3),
         TiedItemScores(n_items=9, hidden=8),
@@ -175,3 +183,119 @@ def test_bad_settings_and_inputs_are_refused() -> None:
         model.score_candidates([np.array([1])], np.array([1, 2]))
     with pytest.raises(TrainingError, match="nothing to learn"):
         fit_bert4rec(model, [np.array([], dtype=np.int64)], None, TrainConfig(epochs=1))
+
+
+# -- sampled softmax -------------------------------------------------------------------------
+
+
+def test_sampled_softmax_learns_the_planted_successor() -> None:
+    data = _planted()
+    split = leave_one_out(data)
+    model = build_bert4rec(N_ITEMS, seed=1, max_len=20, hidden=32, layers=1, heads=2)
+    lines: list[str] = []
+    config = TrainConfig(
+        epochs=30, batch_size=64, learning_rate=3e-3, warmup_steps=20, mask_prob=0.3, seed=1, negatives=32
+    )
+    summary = fit_bert4rec(model, split.train, None, config, log=lines.append)
+    tested = evaluate(model, evaluation_set(data, split.test, "full", seed=3))
+    chance = 10 / N_ITEMS
+    assert tested["hr@10"] > 10 * chance, tested
+    assert len(lines) == 30 and lines[0].endswith("sampled 32") and summary.best_epoch == 30
+
+
+@pytest.mark.parametrize("sampler", ["uniform", "popularity"])
+def test_sampled_steps_run_with_and_without_logq(sampler: Sampler) -> None:
+    data = _planted(users=120, seed=4)
+    split = leave_one_out(data)
+    losses = {}
+    for logq in (True, False):
+        model = build_bert4rec(N_ITEMS, seed=7, max_len=10, hidden=16, layers=1, heads=1)
+        config = TrainConfig(
+            epochs=2, batch_size=32, seed=7, negatives=16, negative_sampler=sampler, logq_correction=logq
+        )
+        summary = fit_bert4rec(model, split.train, None, config, log=print)
+        losses[logq] = [r.loss for r in summary.history]
+    assert all(np.isfinite(v).all() and min(v) > 0 for v in losses.values()), losses
+    if sampler == "uniform":  # log q is the same for every id: a shift the softmax ignores
+        np.testing.assert_allclose(losses[True], losses[False], rtol=1e-4)
+    else:
+        assert losses[True] != losses[False]
+
+
+def test_sampled_logits_subtract_log_q_and_mask_accidental_hits() -> None:
+    positive = tf.constant([1.0, 2.0])
+    sampled = tf.constant([[0.5, 0.25, 0.125], [3.0, 4.0, 5.0]])
+    labels = tf.constant([3, 5])
+    ids = tf.constant([3, 4, 5])
+    log_q = tf.constant(np.log([1.0, 0.1, 0.2, 0.3, 0.2, 0.2, 1.0]), tf.float32)  # by token id, 0..6
+    plain = sampled_logits(positive, sampled, labels, ids, None).numpy()
+    assert plain.shape == (2, 4)
+    np.testing.assert_allclose(plain[0], [1.0, -1e9, 0.25, 0.125])  # row 0's label 3 was drawn
+    np.testing.assert_allclose(plain[1], [2.0, 3.0, 4.0, -1e9])  # row 1's label 5 was drawn
+    corrected = sampled_logits(positive, sampled, labels, ids, log_q).numpy()
+    np.testing.assert_allclose(
+        corrected[0, [0, 2, 3]], [1.0 - np.log(0.3), 0.25 - np.log(0.2), 0.125 - np.log(0.2)]
+    )
+    np.testing.assert_allclose(corrected[1, :3], [2.0 - np.log(0.2), 3.0 - np.log(0.3), 4.0 - np.log(0.2)])
+    assert corrected[0, 1] == corrected[1, 3] == -1e9  # a hit stays masked after the correction
+    # The masked hit adds nothing: the loss is the cross-entropy over the remaining columns.
+    expected = np.mean([np.log(np.exp(r[r > -1e8]).sum()) - r[0] for r in plain])
+    np.testing.assert_allclose(float(sampled_softmax_loss(tf.constant(plain))), expected, rtol=1e-6)
+
+
+def test_sampled_loss_over_every_item_once_is_the_full_softmax() -> None:
+    model = build_bert4rec(9, seed=2, max_len=4, hidden=8, layers=1, heads=2)
+    states = tf.random.stateless_normal((5, 8), seed=(1, 2))
+    labels = tf.constant([1, 4, 9, 2, 4])
+    table = model.embedding.table
+    full = tf.nn.sparse_softmax_cross_entropy_with_logits(
+        labels=labels - 1, logits=model.scores([states, table])
+    )
+    ids = tf.range(1, 10)  # each row's label is among them, masked as a hit, and stands in column 0
+    positive, sampled = model.scores.sampled(states, table, labels, ids)
+    uniform = tf.constant(np.log(np.full(11, 1 / 9)), tf.float32)
+    loss = sampled_softmax_loss(sampled_logits(positive, sampled, labels, ids, uniform))
+    np.testing.assert_allclose(float(loss), float(tf.reduce_mean(full)), rtol=1e-5)
+    np.testing.assert_allclose(sampled.numpy(), model.scores([states, table]).numpy(), atol=1e-5)
+
+
+def test_sparse_gradients_are_summed_before_adam() -> None:
+    table = tf.Variable(tf.zeros((3, 1)))
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(tf.gather(table, [0, 0, 1]) * tf.constant([[1.0], [1.0], [-1.0]]))
+    sparse = tape.gradient(loss, [table])
+    (dense,) = dense_gradients(sparse)
+    assert isinstance(sparse[0], tf.IndexedSlices) and not isinstance(dense, tf.IndexedSlices)
+    assert dense.numpy().ravel().tolist() == [2.0, -1.0, 0.0]  # row 0's two slices added up
+    optimizer = keras.optimizers.Adam(learning_rate=0.1)
+    optimizer.build([table])
+    optimizer.apply_gradients([(dense, table)])
+    # Adam's first step moves each touched row by lr against the sign of its summed gradient.
+    np.testing.assert_allclose(table.numpy().ravel(), [-0.1, 0.1, 0.0], atol=1e-5)
+
+
+def test_negatives_follow_the_sampler() -> None:
+    windows = training_windows([np.array([1, 1, 1, 2]), np.array([1, 3]), np.array([2, 1])], max_len=4)
+    popular = sampling_probabilities(windows, n_items=5, sampler="popularity")
+    # Counts 5, 2, 1, 0, 0 plus one each over token ids 1..5; padding and [MASK] never drawn.
+    np.testing.assert_allclose(popular, np.array([0, 6, 3, 2, 1, 1, 0]) / 13)
+    uniform = sampling_probabilities(windows, n_items=5, sampler="uniform")
+    np.testing.assert_allclose(uniform, [0, 0.2, 0.2, 0.2, 0.2, 0.2, 0])
+    drawn = draw_negatives(np.cumsum(popular[1:6]), 20_000, np.random.default_rng(0))
+    assert drawn.dtype == np.int32 and drawn.min() >= 1 and drawn.max() <= 5
+    np.testing.assert_allclose(np.bincount(drawn, minlength=6)[1:] / len(drawn), popular[1:6], atol=0.01)
+    assert (draw_negatives(np.cumsum(uniform[1:6]), 8, np.random.default_rng(3)) >= 1).all()
+
+
+def test_bad_sampled_softmax_settings_are_refused() -> None:
+    TrainConfig(negatives=64, negative_sampler="uniform", logq_correction=False).check()
+    bad: list[tuple[dict[str, object], str]] = [
+        ({"negatives": -1}, "negatives must be an int >= 0"),
+        ({"negatives": 2.5}, "negatives must be an int >= 0"),
+        ({"negatives": True}, "negatives must be an int >= 0"),
+        ({"negative_sampler": "zipf"}, "negative_sampler must be uniform or popularity, got 'zipf'"),
+        ({"logq_correction": "yes"}, "logq_correction must be True or False"),
+    ]
+    for settings, message in bad:
+        with pytest.raises(TrainingError, match=message):
+            TrainConfig(**settings).check()  # type: ignore[arg-type]
