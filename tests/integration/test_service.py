@@ -477,6 +477,7 @@ def test_health_readiness_and_the_metrics_names(api: TestClient, store: redis.Re
         "recsys_service_requests_total",
         "recsys_service_recommendations_total",
         "recsys_service_cold_starts_total",
+        "recsys_service_read_batch_requests_count",
         "recsys_service_breaker_state",
         "recsys_service_version",
     ]:
@@ -722,6 +723,7 @@ def test_uvicorn_workers_ride_out_a_redis_restart_without_a_5xx(
     after = [fallback for at, _, fallback in results if at > restarted + open_s + 0.3]
     assert after and not any(after)  # every worker is back on Redis
     assert 'recsys_service_fallbacks_total{reason="breaker_open",route="recommendations"}' in metrics_text
+    assert "recsys_service_read_batch_requests_count" in metrics_text  # the reads went batched
 
 
 def test_each_worker_adds_its_hourly_request_counts_into_redis_for_the_alert_rules(
