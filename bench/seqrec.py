@@ -33,6 +33,7 @@ from models.sequences import (
     SequenceData,
     evaluation_set,
     first_users,
+    item_attribute_ids,
     leave_one_out,
     read_sequences,
 )
@@ -84,6 +85,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         *("negatives", "negative_sampler", "logq_correction"),
         *("epochs", "patience", "monitor"),
         *("validate_every", "validation_users", "max_minutes", "max_users", "seed"),
+        *("attributes", "attribute_width"),
     ]
     return {k: getattr(args, k) for k in keys}
 
@@ -136,8 +138,16 @@ def main(argv: list[str] | None = None) -> int:
         f"{Path(args.data).name}: {data.n_users:,} users, {data.n_items:,} items ({data.layout}); "
         f"protocol {args.protocol}: {len(validation):,} validation and {len(test):,} test cases"
     )
+    attributes = item_attribute_ids(args.attributes, data, args.attribute_width) if args.attributes else None
+    if attributes is not None:
+        covered = int((attributes[1 : data.n_items + 1] != 0).any(axis=1).sum())
+        print(
+            f"item attributes from {Path(args.attributes).name}: {int(attributes.max()):,} attributes, "
+            f"up to {args.attribute_width} per item; {covered:,} of {data.n_items:,} items have one"
+        )
     model = build_bert4rec(
         data.n_items,
+        item_attributes=attributes,
         seed=args.seed,
         max_len=args.max_len,
         hidden=args.hidden,
@@ -212,6 +222,12 @@ def _parser() -> argparse.ArgumentParser:
         default=0,
         help="users whose second-to-last item is held out for early stopping; the rest train on it (0: all)",
     )
+    p.add_argument(
+        "--attributes",
+        default="",
+        help="item attributes, an item -> [attribute ids] JSON file (S3-Rec's <name>_item2attributes.json)",
+    )
+    p.add_argument("--attribute-width", type=int, default=16, help="most frequent attributes kept per item")
     p.add_argument("--max-len", type=int, default=50, help="longest input, [MASK] included")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)

@@ -62,16 +62,31 @@ class SequenceEmbedding(keras.layers.Layer):  # type: ignore[misc]
     """Item plus learned position embeddings, then layer norm and dropout.
 
     ``(B, T) ids -> (B, T, hidden)`` for any ``T <= max_len``; the ``T`` columns get the
-    last ``T`` positions because sequences are right-aligned. ``table`` holds the
-    ``n_items + 2`` token vectors (padding, items, mask) that the output layer reuses.
+    last ``T`` positions because sequences are right-aligned. :meth:`vectors` gives the
+    ``n_items + 2`` token vectors (padding, items, mask) that the output layer reuses: the
+    learned ``table``, plus, with ``n_attributes``, the mean of each item's attribute
+    vectors (brand, category...: ``attribute_ids``, ``attribute_width`` ids a row, 0 pads,
+    set by :meth:`set_attributes` and saved with the weights). Items that share attributes
+    then start close, which the id vectors alone learn only from enough interactions.
     """
 
-    def __init__(self, n_items: int, max_len: int, hidden: int, dropout: float, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        n_items: int,
+        max_len: int,
+        hidden: int,
+        dropout: float,
+        n_attributes: int = 0,
+        attribute_width: int = 0,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.n_items = n_items
         self.max_len = max_len
         self.hidden = hidden
         self.dropout = dropout
+        self.n_attributes = n_attributes
+        self.attribute_width = attribute_width if n_attributes else 0
         self.norm = keras.layers.LayerNormalization(epsilon=1e-6)
         self.drop = keras.layers.Dropout(dropout)
 
@@ -82,11 +97,45 @@ class SequenceEmbedding(keras.layers.Layer):  # type: ignore[misc]
         self.positions = self.add_weight(
             name="positions", shape=(self.max_len, self.hidden), initializer=_normal()
         )
+        if self.n_attributes:
+            self.attribute_ids = self.add_weight(
+                name="attribute_ids",
+                shape=(self.n_items + 2, self.attribute_width),
+                dtype="int32",
+                initializer="zeros",
+                trainable=False,
+            )
+            self.attributes = self.add_weight(
+                name="attributes", shape=(self.n_attributes + 1, self.hidden), initializer=_normal()
+            )
         self.norm.build((*input_shape, self.hidden))
 
-    def call(self, ids: Tensor, training: bool | None = None) -> Tensor:
+    def set_attributes(self, attribute_ids: np.ndarray) -> None:
+        """Each token's attribute ids ``(n_items + 2, attribute_width)``, 1..n_attributes, 0 pads."""
+        ids = np.asarray(attribute_ids)
+        expected = (self.n_items + 2, self.attribute_width)
+        if not self.n_attributes or ids.shape != expected:
+            raise SequenceInputError(f"attribute ids must be {expected} for this model, got {ids.shape}")
+        if ids.size and (int(ids.min()) < 0 or int(ids.max()) > self.n_attributes):
+            raise SequenceInputError(
+                f"attribute ids must lie in 0..{self.n_attributes}, got {ids.min()}..{ids.max()}"
+            )
+        self.attribute_ids.assign(ids.astype(np.int32))
+
+    def vectors(self) -> Tensor:
+        """The ``(n_items + 2, hidden)`` token vectors: ids' own, plus their attributes' mean."""
+        if not self.n_attributes:
+            return self.table
+        ids = self.attribute_ids
+        present = ops.cast(ops.not_equal(ids, 0), self.table.dtype)[..., None]
+        summed = ops.sum(ops.take(self.attributes, ids, axis=0) * present, axis=1)
+        return self.table + summed / ops.maximum(ops.sum(present, axis=1), 1.0)
+
+    def call(self, ids: Tensor, vectors: Tensor | None = None, training: bool | None = None) -> Tensor:
+        """Embedded ``ids``; ``vectors`` is :meth:`vectors` when the caller has them already."""
         length = ops.shape(ids)[1]
-        x = ops.take(self.table, ids, axis=0) + self.positions[self.max_len - length :]
+        table = self.vectors() if vectors is None else vectors
+        x = ops.take(table, ids, axis=0) + self.positions[self.max_len - length :]
         return self.drop(self.norm(x), training=training)
 
     def compute_output_shape(self, input_shape: tuple[int | None, ...]) -> tuple[int | None, ...]:
@@ -94,7 +143,14 @@ class SequenceEmbedding(keras.layers.Layer):  # type: ignore[misc]
 
     def get_config(self) -> dict[str, Any]:
         config: dict[str, Any] = super().get_config()
-        config.update(n_items=self.n_items, max_len=self.max_len, hidden=self.hidden, dropout=self.dropout)
+        config.update(
+            n_items=self.n_items,
+            max_len=self.max_len,
+            hidden=self.hidden,
+            dropout=self.dropout,
+            n_attributes=self.n_attributes,
+            attribute_width=self.attribute_width,
+        )
         return config
 
 
@@ -244,9 +300,16 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
         ffn: int | None = None,
         dropout: float = 0.1,
         attention_dropout: float = 0.1,
+        n_attributes: int = 0,
+        attribute_width: int = 0,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        if n_attributes < 0 or (n_attributes and attribute_width < 1):
+            raise TrainingError(
+                f"item attributes need n_attributes >= 1 and attribute_width >= 1, got {n_attributes} and "
+                f"{attribute_width} (0 attributes: none)"
+            )
         if n_items < 1 or max_len < 2 or hidden < 1 or layers < 1 or heads < 1:
             raise TrainingError(
                 "BERT4Rec needs n_items >= 1, max_len >= 2 and hidden, layers, heads >= 1; got "
@@ -263,7 +326,11 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
         self.dropout = dropout
         self.attention_dropout = attention_dropout
         self.mask_id = n_items + 1
-        self.embedding = SequenceEmbedding(n_items, max_len, hidden, dropout, name="embedding")
+        self.n_attributes = n_attributes
+        self.attribute_width = attribute_width if n_attributes else 0
+        self.embedding = SequenceEmbedding(
+            n_items, max_len, hidden, dropout, n_attributes, attribute_width, name="embedding"
+        )
         self.blocks = [
             TransformerBlock(hidden, heads, self.ffn, dropout, attention_dropout, name=f"block_{i}")
             for i in range(layers)
@@ -279,17 +346,18 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
         self.scores.build([states_shape, (self.n_items + 2, self.hidden)])
         self.built = True
 
-    def states(self, ids: Tensor, training: bool | None = None) -> Tensor:
-        """Encoder output ``(B, T, hidden)`` of right-aligned token ids."""
+    def states(self, ids: Tensor, training: bool | None = None, vectors: Tensor | None = None) -> Tensor:
+        """Encoder output ``(B, T, hidden)`` of right-aligned token ids (``vectors``: see embedding)."""
         padding = ops.not_equal(ids, 0)
-        x = self.embedding(ids, training=training)
+        x = self.embedding(ids, vectors, training=training)
         for block in self.blocks:
             x = block([x, padding], training=training)
         return x
 
     def call(self, ids: Tensor, training: bool | None = None) -> Tensor:
-        last = self.states(ids, training=training)[:, -1, :]
-        return self.scores([last, self.embedding.table])
+        vectors = self.embedding.vectors()
+        last = self.states(ids, training=training, vectors=vectors)[:, -1, :]
+        return self.scores([last, vectors])
 
     def get_config(self) -> dict[str, Any]:
         return {
@@ -302,6 +370,8 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
             "ffn": self.ffn,
             "dropout": self.dropout,
             "attention_dropout": self.attention_dropout,
+            "n_attributes": self.n_attributes,
+            "attribute_width": self.attribute_width,
         }
 
     # -- numpy inference -------------------------------------------------------------------
@@ -312,8 +382,9 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
 
     @_graph(IDS, IDS)
     def _candidate_scores(self, ids: Tensor, candidates: Tensor) -> Tensor:
-        last = self.states(ids, training=False)[:, -1, :]
-        return self.scores.candidates(last, self.embedding.table, candidates)
+        vectors = self.embedding.vectors()
+        last = self.states(ids, training=False, vectors=vectors)[:, -1, :]
+        return self.scores.candidates(last, vectors, candidates)
 
     def _batches(self, n: int, batch_size: int) -> range:
         if batch_size < 1:
@@ -370,11 +441,21 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
         return top
 
 
-def build_bert4rec(n_items: int, seed: int = 0, **settings: Any) -> Bert4Rec:
-    """A built, seeded :class:`Bert4Rec`; ``settings`` are its constructor's keyword arguments."""
+def build_bert4rec(
+    n_items: int, seed: int = 0, item_attributes: np.ndarray | None = None, **settings: Any
+) -> Bert4Rec:
+    """A built, seeded :class:`Bert4Rec`; ``settings`` are its constructor's keyword arguments.
+
+    ``item_attributes`` ``(n_items + 2, width)`` (models.sequences.item_attribute_ids) gives
+    every item its attributes' mean vector too; None: ids only.
+    """
     keras.utils.set_random_seed(seed)
+    if item_attributes is not None:
+        settings |= {"n_attributes": int(item_attributes.max()), "attribute_width": item_attributes.shape[1]}
     model = Bert4Rec(n_items, **settings)
     model.build((None, model.max_len))
+    if item_attributes is not None:
+        model.embedding.set_attributes(item_attributes)
     return model
 
 
@@ -630,8 +711,9 @@ def fit_bert4rec(
     @_graph(IDS, FLAT, FLAT)
     def step(ids: Tensor, positions: Tensor, labels: Tensor) -> Tensor:
         with tf.GradientTape() as tape:
-            states = tf.reshape(model.states(ids, training=True), (-1, model.hidden))
-            logits = model.scores([tf.gather(states, positions), model.embedding.table])
+            vectors = model.embedding.vectors()
+            states = tf.reshape(model.states(ids, training=True, vectors=vectors), (-1, model.hidden))
+            logits = model.scores([tf.gather(states, positions), vectors])
             loss = tf.reduce_mean(
                 tf.nn.sparse_softmax_cross_entropy_with_logits(labels=labels - 1, logits=logits)
             )
@@ -646,10 +728,9 @@ def fit_bert4rec(
     @_graph(IDS, FLAT, FLAT, FLAT)
     def sampled_step(ids: Tensor, positions: Tensor, labels: Tensor, negatives: Tensor) -> Tensor:
         with tf.GradientTape() as tape:
-            states = tf.reshape(model.states(ids, training=True), (-1, model.hidden))
-            positive, sampled = model.scores.sampled(
-                tf.gather(states, positions), model.embedding.table, labels, negatives
-            )
+            vectors = model.embedding.vectors()
+            states = tf.reshape(model.states(ids, training=True, vectors=vectors), (-1, model.hidden))
+            positive, sampled = model.scores.sampled(tf.gather(states, positions), vectors, labels, negatives)
             logits = sampled_logits(
                 positive, sampled, labels, negatives, log_q if config.logq_correction else None
             )

@@ -35,6 +35,8 @@ This module does not import TensorFlow.
 
 from __future__ import annotations
 
+import json
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -144,6 +146,49 @@ def read_sequences(path: str | Path) -> SequenceData:
         np.fromiter((index[i] for i in items), dtype=np.int64, count=len(items)) for items in raw.values()
     ]
     return SequenceData(sequences, list(raw), item_ids, layout, str(source))
+
+
+def item_attribute_ids(path: str | Path, data: SequenceData, width: int = 16) -> NDArray[np.int32]:
+    """Each token's attribute ids ``(n_items + 2, width)`` from an ``item -> [attribute ids]`` JSON file.
+
+    The layout is S3-Rec's ``<name>_item2attributes.json`` (``{"4": [1, 2, 3], ...}``; an id
+    may repeat, e.g. a LastFM tag given by several listeners). Each item keeps its ``width``
+    most frequent attributes (ties: first seen); attribute ids are renumbered ``1..A`` in
+    order of the original ids, 0 pads. Rows 0 and ``n_items + 1`` (padding, ``[MASK]``) and
+    items the file does not name have none.
+
+    Raises:
+        SequenceDataError: no such file, not a JSON object, an item's value not a list of
+            integers, or ``width`` below 1.
+    """
+    source = Path(path)
+    if width < 1:
+        raise SequenceDataError(f"attribute width must be >= 1, got {width}")
+    if not source.is_file():
+        raise SequenceDataError(f"item attribute file {source} does not exist")
+    try:
+        raw = json.loads(source.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise SequenceDataError(f"{source}: not JSON ({exc})") from exc
+    if not isinstance(raw, dict):
+        raise SequenceDataError(f"{source}: expected an object of item id -> [attribute ids]")
+    kept: dict[int, list[int]] = {}
+    for position, item in enumerate(data.items, start=1):
+        values = raw.get(item)
+        if values is None:
+            continue
+        if not isinstance(values, list) or not all(type(v) is int for v in values):
+            raise SequenceDataError(
+                f"{source}: item {item!r}: expected a list of integer ids, got {values!r}"
+            )
+        counts = Counter(values)
+        kept[position] = sorted(counts, key=lambda a: -counts[a])[:width]  # stable: ties keep first seen
+    used = sorted({a for attributes in kept.values() for a in attributes})
+    number = {a: n for n, a in enumerate(used, start=1)}
+    ids = np.zeros((data.n_items + 2, width), dtype=np.int32)
+    for position, attributes in kept.items():
+        ids[position, : len(attributes)] = [number[a] for a in attributes]
+    return ids
 
 
 @dataclass(frozen=True)

@@ -109,6 +109,57 @@ def test_candidate_scores_match_the_catalog_scores_and_ignore_batch_padding(
     assert (np.diff(together[0][model.top_k([short], k=5, exclude_history=False)[0]]) <= 0).all()
 
 
+def _attributed(n_items: int = 6) -> tuple[Bert4Rec, np.ndarray]:
+    # Items 1-3 share attribute 1; items 4-6 attribute 2; item 6 also has attribute 3.
+    ids = np.zeros((n_items + 2, 2), dtype=np.int32)
+    ids[1:4, 0], ids[4:7, 0], ids[6, 1] = 1, 2, 3
+    return build_bert4rec(n_items, seed=3, item_attributes=ids, max_len=6, hidden=8, heads=2), ids
+
+
+def test_item_vectors_add_the_mean_of_their_attributes() -> None:
+    model, ids = _attributed()
+    table = model.embedding.table.numpy()
+    attributes = model.embedding.attributes.numpy()
+    vectors = np.asarray(model.embedding.vectors())
+    np.testing.assert_allclose(vectors[0], table[0], atol=1e-6)  # padding: no attributes
+    np.testing.assert_allclose(vectors[2], table[2] + attributes[1], atol=1e-6)
+    np.testing.assert_allclose(vectors[6], table[6] + (attributes[2] + attributes[3]) / 2, atol=1e-6)
+    config = model.get_config()
+    assert (config["n_attributes"], config["attribute_width"]) == (3, 2)
+    with pytest.raises(SequenceInputError, match="attribute ids must be"):
+        model.embedding.set_attributes(ids[:, :1])
+    with pytest.raises(SequenceInputError, match=r"must lie in 0\.\.3"):
+        model.embedding.set_attributes(ids + 3)
+    with pytest.raises(TrainingError, match="item attributes need"):
+        Bert4Rec(6, n_attributes=3, attribute_width=0)
+
+
+def test_a_model_with_attributes_saves_and_loads_them(tmp_path: Path) -> None:
+    model, ids = _attributed()
+    histories = [np.array([1, 2]), np.array([4, 5, 6])]
+    path = tmp_path / "attributed.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    assert isinstance(loaded, Bert4Rec) and loaded.get_config() == model.get_config()
+    np.testing.assert_array_equal(loaded.embedding.attribute_ids.numpy(), ids)
+    np.testing.assert_allclose(loaded.score_all(histories), model.score_all(histories), atol=1e-6)
+
+
+def test_attributes_let_the_model_learn_the_planted_successor() -> None:
+    data = _planted()
+    split = leave_one_out(data)
+    # Every item's attribute: its id modulo 10, a hint shared across ten items each.
+    attributes = np.zeros((N_ITEMS + 2, 1), dtype=np.int32)
+    attributes[1 : N_ITEMS + 1, 0] = np.arange(N_ITEMS) % 10 + 1
+    model = build_bert4rec(
+        N_ITEMS, seed=1, item_attributes=attributes, max_len=20, hidden=32, layers=1, heads=2
+    )
+    config = TrainConfig(epochs=30, batch_size=64, learning_rate=3e-3, warmup_steps=20, mask_prob=0.3, seed=1)
+    fit_bert4rec(model, split.train, None, config)
+    tested = evaluate(model, evaluation_set(data, split.test, "full", seed=3))
+    assert tested["hr@10"] > 0.5  # chance is 10 / 200
+
+
 def test_layer_configs_round_trip() -> None:
     layers: list[keras.layers.Layer] = [
         SequenceEmbedding(n_items=9, max_len=6, hidden=8, dropout=0.2),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from models.sequences import (
     evaluation_set,
     first_users,
     full_ranks,
+    item_attribute_ids,
     leave_one_out,
     read_sequences,
 )
@@ -61,6 +63,39 @@ def test_reads_one_user_a_line_and_keeps_numeric_order(tmp_path: Path) -> None:
     assert data.items == ["10", "20", "30", "40"]  # numeric, not string, order: ids 1..4
     assert [s.tolist() for s in data.sequences] == [[3, 1, 2], [1, 4]]
     assert (data.n_users, data.n_items, data.n_interactions) == (2, 4, 5)
+
+
+def test_item_attributes_keep_the_most_frequent_renumbered(tmp_path: Path) -> None:
+    sequences = tmp_path / "lines.txt"
+    sequences.write_text("1 10 20 30\n")
+    data = read_sequences(sequences)  # items "10", "20", "30" are ids 1..3
+    attributes = tmp_path / "attributes.json"
+    # "10": attribute 7 twice, then 9 and 5 once each (9 seen first); "30" none; "99" unknown.
+    attributes.write_text(json.dumps({"10": [9, 7, 5, 7], "20": [5], "99": [1]}))
+    ids = item_attribute_ids(attributes, data, width=2)
+    assert ids.shape == (5, 2) and ids.dtype == np.int32  # padding, three items, [MASK]
+    # Attributes used are 5, 7, 9: renumbered 1, 2, 3. Item 1 keeps 7 (twice) and 9 (first seen).
+    assert ids.tolist() == [[0, 0], [2, 3], [1, 0], [0, 0], [0, 0]]
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[1, 2]", "expected an object of item id"),
+        ('{"10": [1, "red"]}', "item '10': expected a list of integer ids"),
+        ('{"10": 3}', "item '10': expected a list of integer ids"),
+        ("{not json", "not JSON"),
+    ],
+)
+def test_bad_item_attribute_files_say_what_and_where(tmp_path: Path, text: str, message: str) -> None:
+    sequences = tmp_path / "lines.txt"
+    sequences.write_text("1 10 20\n")
+    attributes = tmp_path / "attributes.json"
+    attributes.write_text(text)
+    with pytest.raises(SequenceDataError, match=message):
+        item_attribute_ids(attributes, read_sequences(sequences))
+    with pytest.raises(SequenceDataError, match="does not exist"):
+        item_attribute_ids(tmp_path / "none.json", read_sequences(sequences))
 
 
 def test_reads_pairs_grouping_each_users_lines_in_file_order(tmp_path: Path) -> None:
