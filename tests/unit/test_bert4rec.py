@@ -4,6 +4,7 @@ documented, samples negatives as documented, rejects bad input."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras  # type: ignore[import-untyped]
 import numpy as np
@@ -45,15 +46,20 @@ def _planted(users: int = 600, seed: int = 0) -> SequenceData:
     return SequenceData(sequences, [f"u{i}" for i in range(users)], names, "user_per_line", "<planted>")
 
 
+# The small model and schedule that learn _planted() in seconds.
+PLANTED_MODEL: dict[str, Any] = {"max_len": 20, "hidden": 32, "layers": 1, "heads": 2}
+PLANTED_TRAINING: dict[str, Any] = {
+    "epochs": 30, "batch_size": 64, "learning_rate": 3e-3, "warmup_steps": 20, "mask_prob": 0.3, "seed": 1
+}  # fmt: skip
+
+
 @pytest.fixture(scope="module")
 def trained() -> tuple[Bert4Rec, SequenceData, dict[str, float], list[str]]:
     data = _planted()
     split = leave_one_out(data)
-    model = build_bert4rec(N_ITEMS, seed=1, max_len=20, hidden=32, layers=1, heads=2)
+    model = build_bert4rec(N_ITEMS, seed=1, **PLANTED_MODEL)
     lines: list[str] = []
-    config = TrainConfig(
-        epochs=30, batch_size=64, learning_rate=3e-3, warmup_steps=20, mask_prob=0.3, validate_every=3, seed=1
-    )
+    config = TrainConfig(**PLANTED_TRAINING, validate_every=3)
     fit_bert4rec(
         model, split.train, evaluation_set(data, split.validation, "full", seed=2), config, log=lines.append
     )
@@ -151,11 +157,8 @@ def test_attributes_let_the_model_learn_the_planted_successor() -> None:
     # Every item's attribute: its id modulo 10, a hint shared across ten items each.
     attributes = np.zeros((N_ITEMS + 2, 1), dtype=np.int32)
     attributes[1 : N_ITEMS + 1, 0] = np.arange(N_ITEMS) % 10 + 1
-    model = build_bert4rec(
-        N_ITEMS, seed=1, item_attributes=attributes, max_len=20, hidden=32, layers=1, heads=2
-    )
-    config = TrainConfig(epochs=30, batch_size=64, learning_rate=3e-3, warmup_steps=20, mask_prob=0.3, seed=1)
-    fit_bert4rec(model, split.train, None, config)
+    model = build_bert4rec(N_ITEMS, seed=1, item_attributes=attributes, **PLANTED_MODEL)
+    fit_bert4rec(model, split.train, None, TrainConfig(**PLANTED_TRAINING))
     tested = evaluate(model, evaluation_set(data, split.test, "full", seed=3))
     assert tested["hr@10"] > 0.5  # chance is 10 / 200
 
@@ -242,12 +245,11 @@ def test_bad_settings_and_inputs_are_refused() -> None:
 def test_sampled_softmax_learns_the_planted_successor() -> None:
     data = _planted()
     split = leave_one_out(data)
-    model = build_bert4rec(N_ITEMS, seed=1, max_len=20, hidden=32, layers=1, heads=2)
+    model = build_bert4rec(N_ITEMS, seed=1, **PLANTED_MODEL)
     lines: list[str] = []
-    config = TrainConfig(
-        epochs=30, batch_size=64, learning_rate=3e-3, warmup_steps=20, mask_prob=0.3, seed=1, negatives=32
+    summary = fit_bert4rec(
+        model, split.train, None, TrainConfig(**PLANTED_TRAINING, negatives=32), log=lines.append
     )
-    summary = fit_bert4rec(model, split.train, None, config, log=lines.append)
     tested = evaluate(model, evaluation_set(data, split.test, "full", seed=3))
     chance = 10 / N_ITEMS
     assert tested["hr@10"] > 10 * chance, tested
