@@ -83,22 +83,17 @@ class ReadBatcher:
             self._open = None
         if self._on_batch is not None:
             self._on_batch(len(batch.waiting))
-        waiting = [future for _, _, future in batch.waiting]
         try:
             values = await self.store.mget(batch.keys)
-        except StoreUnavailableError as exc:
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(StoreUnavailableError(exc.reason))
-            return
         except asyncio.CancelledError:  # the worker shuts down
-            for future in waiting:
+            for _, _, future in batch.waiting:
                 future.cancel()
             raise
-        except Exception as exc:  # an error reply: each request raises it, as its own GET would
-            for future in waiting:
-                if not future.done():
-                    future.set_exception(exc)
+        except Exception as exc:  # each request raises what its own read would have
+            reason = exc.reason if isinstance(exc, StoreUnavailableError) else None
+            for _, _, future in batch.waiting:
+                if not future.done():  # its own StoreUnavailableError, or the error reply itself
+                    future.set_exception(exc if reason is None else StoreUnavailableError(reason))
             return
         for start, stop, future in batch.waiting:
             if not future.done():  # done: a request cancelled while it waited
