@@ -540,6 +540,7 @@ class EpochRecord:
     validation: dict[str, float]
     seconds: float
     sequences_per_s: float
+    lr_scale: float = 1.0  # the epoch's learning rate over TrainConfig.learning_rate, warm-up aside
 
 
 @dataclass(frozen=True)
@@ -554,6 +555,16 @@ class FitSummary:
     train_seconds: float
     training_sequences: int
     history: list[EpochRecord] = field(default_factory=list)
+
+
+def refit_schedule(summary: FitSummary) -> list[float]:
+    """The learning-rate scales of ``summary``'s epochs up to its best one, to replay on more data.
+
+    A refit trains a fresh model on every sequence up to the test item (validation items
+    included) for the epochs and learning rates that early stopping chose, so the items held
+    out to choose them are learned too.
+    """
+    return [r.lr_scale for r in summary.history[: summary.best_epoch]]
 
 
 def training_windows(sequences: Sequence[np.ndarray], max_len: int) -> np.ndarray:
@@ -687,6 +698,7 @@ def fit_bert4rec(
     validation: EvaluationSet | None,
     config: TrainConfig,
     log: Callable[[str], None] = print,
+    schedule: Sequence[float] | None = None,
 ) -> FitSummary:
     """Cloze-train ``model`` on the ``train`` sequences; early-stop on ``validation``'s ``config.monitor``.
 
@@ -694,10 +706,15 @@ def fit_bert4rec(
     time) and leaves the model with the weights of its best validated epoch (the last
     epoch's when ``validation`` is None).
 
+    ``schedule`` replays an earlier fit (:func:`refit_schedule`): one learning-rate scale per
+    epoch, that many epochs, no decay on plateau.
+
     Raises:
         TrainingError: invalid settings, or no training sequence holds an item.
     """
     config.check()
+    if schedule is not None and (not schedule or min(schedule) <= 0):
+        raise TrainingError(f"a replayed schedule needs one positive scale per epoch, got {list(schedule)}")
     windows = training_windows(train, model.max_len)
     if len(windows) == 0:
         raise TrainingError("no training sequence holds an item: nothing to learn from")
@@ -742,10 +759,15 @@ def fit_bert4rec(
     maximise_value = -math.inf
     best_epoch, best_weights, waited, steps, scale = 0, None, 0, 0, 1.0
     history: list[EpochRecord] = []
-    stop_reason = f"reached {config.epochs} epochs"
+    epochs = config.epochs if schedule is None else len(schedule)
+    stop_reason = f"reached {epochs} epochs"
     started = time.perf_counter()
-    for epoch in range(1, config.epochs + 1):
+    for epoch in range(1, epochs + 1):
         epoch_start = time.perf_counter()
+        if schedule is not None:
+            scale = schedule[epoch - 1]
+            if steps > config.warmup_steps:
+                optimizer.learning_rate.assign(config.learning_rate * scale)
         epoch_rate = config.learning_rate * scale
         total, count = 0.0, 0
         for batch in _epoch_batches(lengths, config.batch_size, rng):
@@ -766,7 +788,7 @@ def fit_bert4rec(
         train_seconds = time.perf_counter() - epoch_start
         figures: dict[str, float] = {}
         improved = False
-        if validation is not None and (epoch % config.validate_every == 0 or epoch == config.epochs):
+        if validation is not None and (epoch % config.validate_every == 0 or epoch == epochs):
             figures = evaluate(model, validation)
             value = figures[config.monitor]
             if value > maximise_value:
@@ -774,7 +796,7 @@ def fit_bert4rec(
                 best_weights = [w.copy() for w in model.get_weights()]
             else:
                 waited += 1
-                if config.decay_patience and waited % config.decay_patience == 0:
+                if schedule is None and config.decay_patience and waited % config.decay_patience == 0:
                     scale *= config.decay_factor
                     optimizer.learning_rate.assign(config.learning_rate * scale)
         record = EpochRecord(
@@ -783,12 +805,13 @@ def fit_bert4rec(
             validation=figures,
             seconds=time.perf_counter() - epoch_start,
             sequences_per_s=len(windows) / max(train_seconds, 1e-9),
+            lr_scale=epoch_rate / config.learning_rate,
         )
         history.append(record)
         elapsed = time.perf_counter() - started
         shown = f"  val hr@10 {figures['hr@10']:.4f} ndcg@10 {figures['ndcg@10']:.4f}" if figures else ""
         log(
-            f"epoch {epoch:>3}/{config.epochs}  masked-item loss {record.loss:.4f}{shown}  "
+            f"epoch {epoch:>3}/{epochs}  masked-item loss {record.loss:.4f}{shown}  "
             f"lr {epoch_rate:.2g}  {record.sequences_per_s:,.0f} seq/s  "
             f"{record.seconds:.1f} s  elapsed {elapsed / 60:.1f} min"
             f"{f'  sampled {config.negatives}' if config.negatives else ''}"

@@ -210,6 +210,7 @@ class LeaveOneOut:
     train: list[IntArray]
     validation: HeldOut
     test: HeldOut
+    before_test: list[IntArray]  # every user's items before the test item: a refit's training data
 
 
 def _held_out(users: list[int], histories: list[IntArray], targets: list[int]) -> HeldOut:
@@ -238,10 +239,12 @@ def leave_one_out(data: SequenceData, validation_users: int | None = None, seed:
         rng = np.random.default_rng(seed)
         validating = set(rng.choice(np.asarray(eligible), size=validation_users, replace=False).tolist())
     train: list[IntArray] = []
+    before_test: list[IntArray] = []
     valid: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
     test: tuple[list[int], list[IntArray], list[int]] = ([], [], [])
     for user, sequence in enumerate(data.sequences):
         n = len(sequence)
+        before_test.append(sequence[:-1] if n >= 2 else sequence)
         if n >= 2:
             test[0].append(user)
             test[1].append(sequence[:-1])
@@ -253,7 +256,27 @@ def leave_one_out(data: SequenceData, validation_users: int | None = None, seed:
             train.append(sequence[:-2])
         else:
             train.append(sequence[:-1] if n >= 2 else sequence)
-    return LeaveOneOut(train, _held_out(*valid), _held_out(*test))
+    return LeaveOneOut(train, _held_out(*valid), _held_out(*test), before_test)
+
+
+def hold_out_last(data: SequenceData, users: int, seed: int = 0) -> tuple[list[IntArray], HeldOut]:
+    """Training sequences and a validation case for a seeded sample of ``users`` users.
+
+    Each sampled user (of those with two items or more) has their last item held out and
+    predicted from the items before it; every other user trains on their whole sequence. For
+    a model judged on what comes after the data (the shop's next day), this keeps the most
+    recent items in training for all but the sample, while early stopping still watches
+    items the model never trained on.
+    """
+    if users < 1:
+        raise SequenceDataError(f"users must be a positive count, got {users}")
+    eligible = np.asarray([u for u, s in enumerate(data.sequences) if len(s) >= 2], dtype=np.int64)
+    rng = np.random.default_rng(seed)
+    sample = eligible if users >= len(eligible) else np.sort(rng.choice(eligible, size=users, replace=False))
+    chosen = set(sample.tolist())
+    train = [s[:-1] if u in chosen else s for u, s in enumerate(data.sequences)]
+    held = [data.sequences[u] for u in sample.tolist()]
+    return train, _held_out(sample.tolist(), [s[:-1] for s in held], [int(s[-1]) for s in held])
 
 
 @dataclass(frozen=True)

@@ -307,11 +307,16 @@ def _fine_ranks(model: Any, vocabulary: list[str], data: Any, held_out: Any) -> 
 
 
 def train_fine_ranker(
-    ctx: RunContext, history_days: int = 14, epochs: int = 30, max_minutes: float = 20.0
+    ctx: RunContext,
+    history_days: int = 14,
+    epochs: int = 30,
+    max_minutes: float = 20.0,
+    validation_users: int = 2000,
 ) -> dict[str, Any]:
     """Train BERT4Rec on the engaged sequences up to D-1, gate it on D against the champion, register it.
 
-    Early stopping uses the leave-one-out validation item inside the history; the gate ranks
+    Early stopping watches the last item of ``validation_users`` sampled users, held out of
+    their training sequences (models.sequences.hold_out_last); the gate ranks
     each user's first engaged item of D among every item of the window (full ranking, the
     history left out; HR@10), for the candidate and the re-scored champion alike.
     """
@@ -319,18 +324,18 @@ def train_fine_ranker(
 
     from models.bert4rec import TrainConfig, build_bert4rec, fit_bert4rec
     from models.metrics import ranking_report
-    from models.sequences import evaluation_set, leave_one_out
+    from models.sequences import evaluation_set, hold_out_last
     from models.shop_sequences import next_day_held_out, shop_sequences
 
     settings, day = ctx.settings, ctx.partition_date
     data = shop_sequences(settings.lake_root, day - timedelta(days=1), history_days)
-    split = leave_one_out(data)
-    validation = evaluation_set(data, split.validation, "full", settings.sim_seed)
+    # A sample of users' last items picks the epoch; everyone else trains on their whole
+    # history up to D-1, whose most recent items say most about D. The day D cases judge.
+    train, held = hold_out_last(data, validation_users, seed=settings.sim_seed)
+    validation = evaluation_set(data, held, "full", settings.sim_seed)
     model = build_bert4rec(data.n_items, seed=settings.sim_seed, max_len=50, hidden=64, layers=2, heads=2)
     config = TrainConfig(epochs=epochs, max_seconds=max_minutes * 60, seed=settings.sim_seed, patience=5)
-    # Train on every user's whole history up to D-1 (its validation item included): the held-out
-    # validation item picks the epoch, the day D cases judge the result.
-    summary = fit_bert4rec(model, data.sequences, validation, config, log=log.info)
+    summary = fit_bert4rec(model, train, validation, config, log=log.info)
     held_out = next_day_held_out(settings.lake_root, day, data)
     figures = ranking_report(_fine_ranks(model, data.items, data, held_out))
     figures |= {"cases": float(len(held_out)), "items": float(data.n_items), "train_s": summary.train_seconds,
@@ -344,7 +349,7 @@ def train_fine_ranker(
         version = registry.register(
             FINE_RANKER, staging, metrics=figures, data_range=(first, day - timedelta(days=1)),
             params={"history_days": history_days, "epochs": epochs, "trained_for": ctx.ds,
-                    "protocol": "full"},
+                    "protocol": "full", "validation_users": len(held)},
         )  # fmt: skip
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -3,6 +3,7 @@ documented, samples negatives as documented, rejects bad input."""
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from models.bert4rec import (
     draw_negatives,
     encode_histories,
     fit_bert4rec,
+    refit_schedule,
     sampled_logits,
     sampled_softmax_loss,
     sampling_probabilities,
@@ -219,6 +221,32 @@ def test_training_is_seeded() -> None:
         losses.append([r.loss for r in summary.history])
         assert summary.best_epoch == 2 and summary.stop_reason == "reached 2 epochs"
     assert losses[0] == losses[1]
+
+
+def test_a_refit_replays_the_chosen_epochs_and_learning_rates() -> None:
+    data = _planted(users=120, seed=4)
+    split = leave_one_out(data)
+    validation = evaluation_set(data, split.validation, "full", seed=2)
+    model = build_bert4rec(N_ITEMS, seed=7, max_len=10, hidden=16, layers=1, heads=1)
+    # Patience 1 and decay after every miss: the rate halves at the first epoch without gain.
+    config = TrainConfig(epochs=12, batch_size=32, seed=7, warmup_steps=0, decay_patience=1, patience=3)
+    summary = fit_bert4rec(model, split.train, validation, config, log=print)
+    scales = [r.lr_scale for r in summary.history]
+    assert scales[0] == 1.0 and all(b in (a, a / 2) for a, b in itertools.pairwise(scales))
+    schedule = refit_schedule(summary)
+    assert schedule == scales[: summary.best_epoch]
+
+    lines: list[str] = []
+    fresh = build_bert4rec(N_ITEMS, seed=7, max_len=10, hidden=16, layers=1, heads=1)
+    refitted = fit_bert4rec(
+        fresh, split.before_test, None, config, log=lines.append, schedule=[1.0, 0.5, 0.25]
+    )
+    assert [r.lr_scale for r in refitted.history] == [1.0, 0.5, 0.25]
+    assert refitted.stop_reason == "reached 3 epochs" and len(lines) == 3 and "epoch   3/3" in lines[-1]
+    assert "lr 0.00025" in lines[-1]
+    for bad in ([], [1.0, 0.0]):
+        with pytest.raises(TrainingError, match="one positive scale per epoch"):
+            fit_bert4rec(fresh, split.before_test, None, config, schedule=bad)
 
 
 def test_bad_settings_and_inputs_are_refused() -> None:

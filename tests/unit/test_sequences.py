@@ -17,6 +17,7 @@ from models.sequences import (
     evaluation_set,
     first_users,
     full_ranks,
+    hold_out_last,
     item_attribute_ids,
     leave_one_out,
     read_sequences,
@@ -150,6 +151,8 @@ def test_leave_one_out_and_short_histories() -> None:
     assert split.test.users.tolist() == [0, 1]
     assert split.test.targets.tolist() == [4, 6]
     assert [h.tolist() for h in split.test.histories] == [[1, 2, 3], [5]]
+    # A refit trains on everything but the test items, validation items included.
+    assert [s.tolist() for s in split.before_test] == [[1, 2, 3], [5], [7]]
 
 
 def test_a_validation_sample_lets_the_other_users_train_on_their_second_to_last_item() -> None:
@@ -165,6 +168,25 @@ def test_a_validation_sample_lets_the_other_users_train_on_their_second_to_last_
     assert len(leave_one_out(data, validation_users=99).validation) == 3
     with pytest.raises(SequenceDataError, match="validation_users"):
         leave_one_out(data, validation_users=0)
+
+
+def test_hold_out_last_keeps_every_other_users_whole_sequence_in_training() -> None:
+    data = _data([[1, 2, 3, 4], [5, 6, 7], [8], [9, 10], [11, 12, 13]], n_items=13)
+    train, held = hold_out_last(data, users=2, seed=5)
+    assert len(held) == 2 and set(held.users.tolist()) <= {0, 1, 3, 4}  # the 1-item user can't be held out
+    for user, sequence in enumerate(data.sequences):
+        if user in held.users.tolist():
+            row = held.users.tolist().index(user)
+            assert train[user].tolist() == sequence[:-1].tolist()
+            assert held.histories[row].tolist() == sequence[:-1].tolist()
+            assert held.targets[row] == sequence[-1]
+        else:
+            assert train[user].tolist() == sequence.tolist()
+    again = hold_out_last(data, users=2, seed=5)[1]
+    assert again.users.tolist() == held.users.tolist()  # seeded
+    assert len(hold_out_last(data, users=50)[1]) == 4  # more than there are: all eligible users
+    with pytest.raises(SequenceDataError, match="positive count"):
+        hold_out_last(data, users=0)
 
 
 @pytest.mark.parametrize("protocol", ["pop100", "uniform99"])
