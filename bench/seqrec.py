@@ -105,6 +105,8 @@ def _rows(
     rows = [("model (test position)", "  ".join(f"{m:>7}" for m in METRICS))]
     for model, published in PUBLISHED.get((name, args.protocol), {}).items():
         rows.append((f"{model}, published", _row(published)))
+    if figures["before_refit"]:
+        rows.append(("BERT4Rec, this run, before refit", _row(figures["before_refit"])))
     rows.append(("BERT4Rec, this run", _row(tested)))
     rows.append(("validation (best epoch)", _row(figures["validation"])))
     rows.append(
@@ -180,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     fitted = fit_bert4rec(model, split.train, validation, config)
     train_seconds = fitted.train_seconds
+    before_refit: dict[str, float] = {}
     if args.refit:
+        before_refit = evaluate(model, test)  # the early-stopped model, for the same run's comparison
         schedule = refit_schedule(fitted)
         print(f"refit: a fresh model on every item before the test item, {len(schedule)} epochs as chosen")
         model = build_bert4rec(data.n_items, item_attributes=attributes, seed=args.seed, **architecture)
@@ -209,6 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         "best_epoch": fitted.best_epoch,
         "stop_reason": fitted.stop_reason,
         "refit": args.refit,
+        "before_refit": {k: round(before_refit[k], 4) for k in METRICS if k in before_refit},
         "validation": {k: round(best[k], 4) for k in METRICS if k in best},
         "eval_s": round(eval_seconds, 1),
         "params": int(model.count_params()),
