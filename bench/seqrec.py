@@ -44,6 +44,7 @@ from models.sequences import (
 
 REPO = Path(__file__).resolve().parents[1]
 SEQREC = REPO.parent / "shared" / "datasets" / "seqrec"
+COOC_WINDOW, COOC_RECENT = 5, 5  # the co-occurrence reference: pairs within 5 places, the last 5 items
 METRICS = ("hr@1", "hr@5", "hr@10", "ndcg@5", "ndcg@10", "mrr")
 
 # Published anchors (../shared/datasets/README.md), by (file name, protocol).
@@ -105,6 +106,8 @@ def _rows(
     rows = [("model (test position)", "  ".join(f"{m:>7}" for m in METRICS))]
     for model, published in PUBLISHED.get((name, args.protocol), {}).items():
         rows.append((f"{model}, published", _row(published)))
+    for baseline, measured in figures["baselines"].items():
+        rows.append((f"{baseline}, this run", _row(measured)))
     if figures["before_refit"]:
         rows.append(("BERT4Rec, this run, before refit", _row(figures["before_refit"])))
     rows.append(("BERT4Rec, this run", _row(tested)))
@@ -133,7 +136,8 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # TensorFlow loads only after the arguments parse, so --help and typos answer at once.
     from models.bert4rec import TrainConfig, build_bert4rec, fit_bert4rec, refit_schedule
-    from models.sequences import evaluate
+    from models.seq_baselines import CoOccurrence, Popularity
+    from models.sequences import Scorer, evaluate
 
     data = read_sequences(args.data)
     if args.max_users:
@@ -192,6 +196,14 @@ def main(argv: list[str] | None = None) -> int:
             model, split.before_test, None, replace(config, max_seconds=None), schedule=schedule
         )
         train_seconds += refitted.train_seconds
+    # Counting references on the same test cases, from the items a refit trains on.
+    references: dict[str, Scorer] = {
+        "popularity": Popularity(split.before_test, data.n_items),
+        f"co-occurrence (window {COOC_WINDOW}, last {COOC_RECENT} items)": CoOccurrence(
+            split.before_test, data.n_items, window=COOC_WINDOW, recent=COOC_RECENT
+        ),
+    }
+    baselines = {name: evaluate(scorer, test) for name, scorer in references.items()}
     started = time.perf_counter()
     tested = evaluate(model, test)
     eval_seconds = time.perf_counter() - started
@@ -220,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         "peak_rss_mb": round(peak_rss_mb(), 0),
         "settings": _settings(args),
         "published": PUBLISHED.get((Path(args.data).name, args.protocol), {}),
+        "baselines": {name: {k: round(v[k], 4) for k in METRICS} for name, v in baselines.items()},
     }
     name = args.name or f"seqrec_{Path(args.data).stem.lower().replace('-', '_')}_{args.protocol}"
     title = f"BERT4Rec, {Path(args.data).name}, protocol {args.protocol} (leave-one-out, test position)"

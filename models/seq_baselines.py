@@ -1,0 +1,100 @@
+"""Count-based reference scorers for the sequence benchmarks: popularity and item co-occurrence.
+
+They follow :class:`models.sequences.Scorer`, so ``evaluate`` scores them on the very cases
+a model is scored on, and a benchmark can say in one run what a learned model adds over
+counting. :class:`CoOccurrence` counts how often two items stand within ``window`` places of
+each other in the training sequences and scores an item by its counts with the user's last
+``recent`` items, the latest weighing most (``decay`` per step back). Popularity breaks ties,
+so an item no recent item co-occurs with still has a place in the order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import sparse  # type: ignore[import-untyped]
+
+from models.sequences import IntArray
+from recsys.errors import SequenceInputError
+
+_TIE_BREAK = 1e-6  # popularity's weight beside the counts: it orders only what the counts leave tied
+
+
+def _flat(sequences: Sequence[IntArray], n_items: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """All items one after another, and each one's sequence number."""
+    lengths = np.array([len(s) for s in sequences], dtype=np.int64)
+    items = np.concatenate([np.zeros(0, np.int64), *(np.asarray(s, dtype=np.int64) for s in sequences)])
+    if items.size and (items.min() < 1 or items.max() > n_items):
+        raise SequenceInputError(f"item ids must lie in 1..{n_items}, got {items.min()}..{items.max()}")
+    return items, np.repeat(np.arange(len(sequences)), lengths)
+
+
+class Popularity:
+    """Scores every item by its count in the training sequences."""
+
+    def __init__(self, train: Sequence[IntArray], n_items: int) -> None:
+        items, _ = _flat(train, n_items)
+        self.n_items = n_items
+        self.counts = np.bincount(items, minlength=n_items + 1).astype(np.float64)
+
+    def score_all(self, sequences: Sequence[IntArray]) -> np.ndarray:
+        return np.tile(self.counts, (len(sequences), 1))
+
+    def score_candidates(self, sequences: Sequence[IntArray], candidates: np.ndarray) -> np.ndarray:
+        scores: np.ndarray = self.counts[np.asarray(candidates, dtype=np.int64)]
+        return scores
+
+
+class CoOccurrence:
+    """Scores items by their co-occurrence with the user's latest items (see the module)."""
+
+    def __init__(
+        self, train: Sequence[IntArray], n_items: int, window: int = 5, recent: int = 5, decay: float = 0.6
+    ) -> None:
+        if window < 1 or recent < 1 or not 0.0 < decay <= 1.0:
+            raise SequenceInputError(
+                f"window and recent must be >= 1 and decay in (0, 1], got {window}, {recent}, {decay}"
+            )
+        items, owner = _flat(train, n_items)
+        self.n_items, self.recent, self.decay = n_items, recent, decay
+        rows, cols = [], []
+        for step in range(1, window + 1):
+            same = owner[step:] == owner[:-step]  # both places in one sequence
+            rows += [items[:-step][same], items[step:][same]]
+            cols += [items[step:][same], items[:-step][same]]
+        size = n_items + 1
+        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
+        col = np.concatenate(cols) if cols else np.zeros(0, np.int64)
+        counts = sparse.coo_matrix((np.ones(len(row)), (row, col)), shape=(size, size)).tocsr()
+        counts.sum_duplicates()
+        self.counts = counts
+        self.popularity = Popularity(train, n_items).counts
+
+    def _recent_weights(self, sequences: Sequence[IntArray]) -> sparse.csr_matrix:
+        """``(users, n_items + 1)``: each user's latest items, weighted by how recent they are."""
+        rows, cols, values = [], [], []
+        for user, history in enumerate(sequences):
+            latest = np.asarray(history, dtype=np.int64)[::-1][: self.recent]
+            rows.append(np.full(len(latest), user))
+            cols.append(latest)
+            values.append(self.decay ** np.arange(len(latest)))
+        size = (len(sequences), self.n_items + 1)
+        if not rows:
+            return sparse.csr_matrix(size)
+        weights = (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols)))
+        return sparse.coo_matrix(weights, shape=size).tocsr()
+
+    def score_all(self, sequences: Sequence[IntArray]) -> np.ndarray:
+        scores: np.ndarray = (self._recent_weights(sequences) @ self.counts).toarray()
+        return scores + _TIE_BREAK * self.popularity
+
+    def score_candidates(self, sequences: Sequence[IntArray], candidates: np.ndarray) -> np.ndarray:
+        ids = np.asarray(candidates, dtype=np.int64)
+        scores: np.ndarray = np.asarray(
+            (self._recent_weights(sequences) @ self.counts[:, np.unique(ids)]).toarray()
+        )
+        position = np.searchsorted(np.unique(ids), ids)
+        gathered: np.ndarray = np.take_along_axis(scores, position, axis=1)
+        return gathered + _TIE_BREAK * self.popularity[ids]
