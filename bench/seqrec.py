@@ -14,7 +14,10 @@ validation targets under the same protocol (their own seeded negatives); the tes
 are scored once, with the best epoch's weights. With ``--refit`` they are scored instead by
 a fresh model (same seed) trained on every user's items before the test item, validation
 items included, for the epochs and learning rates early stopping chose (a second fit;
-``train_s`` covers both).
+``train_s`` covers both). ``--init-cooccurrence STD`` starts the item vectors from the
+training items' co-occurrence (models/seq_baselines.py) instead of at random; the
+validation and test items never enter those counts (a refit's counts include the
+validation items it trains on).
 ``--negatives N`` trains with a sampled softmax over the true item and N item ids drawn
 per batch (``--negative-sampler``, log-q corrected unless ``--no-logq-correction``) instead
 of the full softmax over the catalog, several times faster per epoch on a large one;
@@ -90,7 +93,7 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         *("negatives", "negative_sampler", "logq_correction"),
         *("epochs", "patience", "monitor"),
         *("validate_every", "validation_users", "max_minutes", "max_users", "seed"),
-        *("attributes", "attribute_width", "refit"),
+        *("attributes", "attribute_width", "refit", "init_cooccurrence"),
     ]
     return {k: getattr(args, k) for k in keys}
 
@@ -136,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     # TensorFlow loads only after the arguments parse, so --help and typos answer at once.
     from models.bert4rec import TrainConfig, build_bert4rec, fit_bert4rec, refit_schedule
-    from models.seq_baselines import CoOccurrence, Popularity
+    from models.seq_baselines import CoOccurrence, Popularity, cooccurrence_vectors
     from models.sequences import Scorer, evaluate
 
     data = read_sequences(args.data)
@@ -164,7 +167,16 @@ def main(argv: list[str] | None = None) -> int:
         "dropout": args.dropout,
         "attention_dropout": args.attention_dropout,
     }
-    model = build_bert4rec(data.n_items, item_attributes=attributes, seed=args.seed, **architecture)
+
+    def start_vectors(train: list[Any]) -> Any:
+        """Item vectors factorised from ``train``'s co-occurrence (``--init-cooccurrence``), or None."""
+        if not args.init_cooccurrence:
+            return None
+        return cooccurrence_vectors(
+            train, data.n_items, args.hidden, window=COOC_WINDOW, scale=args.init_cooccurrence, seed=args.seed
+        )
+
+    model = build_bert4rec(data.n_items, args.seed, attributes, start_vectors(split.train), **architecture)
     config = TrainConfig(
         epochs=args.epochs,
         batch_size=args.batch_size,
@@ -191,7 +203,9 @@ def main(argv: list[str] | None = None) -> int:
         before_refit = evaluate(model, test)  # the early-stopped model, for the same run's comparison
         schedule = refit_schedule(fitted)
         print(f"refit: a fresh model on every item before the test item, {len(schedule)} epochs as chosen")
-        model = build_bert4rec(data.n_items, item_attributes=attributes, seed=args.seed, **architecture)
+        model = build_bert4rec(
+            data.n_items, args.seed, attributes, start_vectors(split.before_test), **architecture
+        )
         refitted = fit_bert4rec(
             model, split.before_test, None, replace(config, max_seconds=None), schedule=schedule
         )
@@ -259,6 +273,14 @@ def _parser() -> argparse.ArgumentParser:
         help="item attributes, an item -> [attribute ids] JSON file (S3-Rec's <name>_item2attributes.json)",
     )
     p.add_argument("--attribute-width", type=int, default=16, help="most frequent attributes kept per item")
+    p.add_argument(
+        "--init-cooccurrence",
+        type=float,
+        default=0.0,
+        metavar="STD",
+        help="start the item vectors from the training items' co-occurrence (PPMI, truncated SVD) at "
+        "this standard deviation (0: random start)",
+    )
     p.add_argument("--max-len", type=int, default=50, help="longest input, [MASK] included")
     p.add_argument("--hidden", type=int, default=64)
     p.add_argument("--layers", type=int, default=2)

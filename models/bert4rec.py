@@ -122,6 +122,20 @@ class SequenceEmbedding(keras.layers.Layer):  # type: ignore[misc]
             )
         self.attribute_ids.assign(ids.astype(np.int32))
 
+    def set_item_vectors(self, vectors: np.ndarray) -> None:
+        """Start the items' own vectors (rows ``1..n_items`` of ``table``) from ``(n_items + 1, hidden)``.
+
+        Row 0 of ``vectors`` (padding) is ignored; padding and ``[MASK]`` keep their vectors.
+        """
+        given = np.asarray(vectors, dtype=np.float32)
+        if given.shape != (self.n_items + 1, self.hidden) or not np.isfinite(given).all():
+            raise SequenceInputError(
+                f"item vectors must be finite and ({self.n_items + 1}, {self.hidden}), got {given.shape}"
+            )
+        table = np.asarray(self.table.numpy())
+        table[1 : self.n_items + 1] = given[1:]
+        self.table.assign(table)
+
     def vectors(self) -> Tensor:
         """The ``(n_items + 2, hidden)`` token vectors: ids' own, plus their attributes' mean."""
         if not self.n_attributes:
@@ -442,12 +456,18 @@ class Bert4Rec(keras.Model):  # type: ignore[misc]
 
 
 def build_bert4rec(
-    n_items: int, seed: int = 0, item_attributes: np.ndarray | None = None, **settings: Any
+    n_items: int,
+    seed: int = 0,
+    item_attributes: np.ndarray | None = None,
+    item_vectors: np.ndarray | None = None,
+    **settings: Any,
 ) -> Bert4Rec:
     """A built, seeded :class:`Bert4Rec`; ``settings`` are its constructor's keyword arguments.
 
     ``item_attributes`` ``(n_items + 2, width)`` (models.sequences.item_attribute_ids) gives
-    every item its attributes' mean vector too; None: ids only.
+    every item its attributes' mean vector too; None: ids only. ``item_vectors``
+    ``(n_items + 1, hidden)`` (e.g. models.seq_baselines.cooccurrence_vectors) replaces the
+    random start of the items' own vectors.
     """
     keras.utils.set_random_seed(seed)
     if item_attributes is not None:
@@ -456,6 +476,8 @@ def build_bert4rec(
     model.build((None, model.max_len))
     if item_attributes is not None:
         model.embedding.set_attributes(item_attributes)
+    if item_vectors is not None:
+        model.embedding.set_item_vectors(item_vectors)
     return model
 
 

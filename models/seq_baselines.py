@@ -1,4 +1,5 @@
-"""Count-based reference scorers for the sequence benchmarks: popularity and item co-occurrence.
+"""Count-based reference scorers for the sequence benchmarks (popularity, item co-occurrence),
+and item vectors factorised from the co-occurrence counts.
 
 They follow :class:`models.sequences.Scorer`, so ``evaluate`` scores them on the very cases
 a model is scored on, and a benchmark can say in one run what a learned model adds over
@@ -6,6 +7,10 @@ counting. :class:`CoOccurrence` counts how often two items stand within ``window
 each other in the training sequences and scores an item by its counts with the user's last
 ``recent`` items, the latest weighing most (``decay`` per step back). Popularity breaks ties,
 so an item no recent item co-occurs with still has a place in the order.
+
+:func:`cooccurrence_vectors` turns the same counts into ``dim``-dimensional item vectors
+(positive PMI, truncated SVD), a starting point for a model's item embeddings: the model
+then begins from which items stand together and learns order on top of it.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 from numpy.typing import NDArray
 from scipy import sparse  # type: ignore[import-untyped]
+from scipy.sparse.linalg import svds  # type: ignore[import-untyped]
 
 from models.sequences import IntArray
 from recsys.errors import SequenceInputError
@@ -98,3 +104,35 @@ class CoOccurrence:
         position = np.searchsorted(np.unique(ids), ids)
         gathered: np.ndarray = np.take_along_axis(scores, position, axis=1)
         return gathered + _TIE_BREAK * self.popularity[ids]
+
+
+def cooccurrence_vectors(
+    train: Sequence[IntArray], n_items: int, dim: int, window: int = 5, scale: float = 0.1, seed: int = 0
+) -> NDArray[np.float32]:
+    """``(n_items + 1, dim)`` item vectors by item id (row 0, padding, is zero), std ``scale``.
+
+    The positive pointwise mutual information of the items' co-occurrence within ``window``
+    places, factorised by a rank-``dim`` truncated SVD (``U sqrt(S)``, Levy and Goldberg's
+    symmetric split). Items that never co-occur get zero vectors.
+
+    Raises:
+        SequenceInputError: ``dim`` not below the item count, or no pair co-occurs.
+    """
+    if not 1 <= dim < n_items or not scale > 0:
+        raise SequenceInputError(f"dim must lie in 1..{n_items - 1} and scale be > 0, got {dim} and {scale}")
+    counts = CoOccurrence(train, n_items, window=window).counts.tocoo()
+    if counts.nnz == 0:
+        raise SequenceInputError("no two items co-occur in the training sequences: no vectors to factorise")
+    totals = np.asarray(counts.sum(axis=1), dtype=np.float64).ravel()
+    pmi = np.log(counts.data * totals.sum() / (totals[counts.row] * totals[counts.col]))
+    positive = pmi > 0
+    matrix = sparse.csr_matrix(
+        (pmi[positive], (counts.row[positive], counts.col[positive])), shape=counts.shape
+    )
+    rank = min(dim, min(matrix.shape) - 1)
+    u, singular, _ = svds(matrix, k=rank, random_state=seed)
+    vectors = np.zeros((n_items + 1, dim), dtype=np.float64)
+    vectors[:, :rank] = u * np.sqrt(singular)
+    vectors[0] = 0.0
+    spread = vectors[1:].std()
+    return (vectors * (scale / spread if spread > 0 else 0.0)).astype(np.float32)

@@ -249,6 +249,20 @@ def test_a_refit_replays_the_chosen_epochs_and_learning_rates() -> None:
             fit_bert4rec(fresh, split.before_test, None, config, schedule=bad)
 
 
+def test_given_item_vectors_replace_the_random_start_of_the_items_only() -> None:
+    vectors = np.random.default_rng(0).normal(size=(N_ITEMS + 1, 16)).astype(np.float32)
+    model = build_bert4rec(N_ITEMS, seed=7, item_vectors=vectors, max_len=10, hidden=16, layers=1, heads=1)
+    plain = build_bert4rec(N_ITEMS, seed=7, max_len=10, hidden=16, layers=1, heads=1)
+    table, start = model.embedding.table.numpy(), plain.embedding.table.numpy()
+    np.testing.assert_array_equal(table[1 : N_ITEMS + 1], vectors[1:])
+    np.testing.assert_array_equal(table[[0, N_ITEMS + 1]], start[[0, N_ITEMS + 1]])  # padding, [MASK]
+    with pytest.raises(SequenceInputError, match="item vectors must be finite"):
+        model.embedding.set_item_vectors(vectors[:, :8])
+    vectors[3, 0] = np.nan
+    with pytest.raises(SequenceInputError, match="item vectors must be finite"):
+        model.embedding.set_item_vectors(vectors)
+
+
 def test_bad_settings_and_inputs_are_refused() -> None:
     with pytest.raises(TrainingError, match="mask_prob"):
         TrainConfig(mask_prob=0.0).check()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from models.seq_baselines import CoOccurrence, Popularity
+from models.seq_baselines import CoOccurrence, Popularity, cooccurrence_vectors
 from models.sequences import SequenceData, evaluate, evaluation_set, leave_one_out
 from recsys.errors import SequenceInputError
 
@@ -64,3 +64,25 @@ def test_bad_settings_and_ids_are_refused() -> None:
         CoOccurrence(TRAIN, n_items=6, decay=0.0)
     with pytest.raises(SequenceInputError, match=r"1\.\.4"):
         Popularity(TRAIN, n_items=4)
+
+
+def test_cooccurrence_vectors_put_items_that_stand_together_close() -> None:
+    # Two groups that never meet: items 1-5 and items 6-10, each shuffled within its group.
+    rng = np.random.default_rng(0)
+    train = [rng.permutation(np.arange(1, 6) + 5 * (u % 2)).astype(np.int64) for u in range(200)]
+    vectors = cooccurrence_vectors(train, n_items=10, dim=4, window=2, scale=0.1, seed=1)
+    assert vectors.shape == (11, 4) and vectors.dtype == np.float32
+    assert not vectors[0].any()  # padding
+    assert vectors[1:].std() == pytest.approx(0.1, rel=1e-4)
+    unit = vectors[1:] / np.linalg.norm(vectors[1:], axis=1, keepdims=True)
+    cosine = unit @ unit.T
+    same = cosine[:5, :5][~np.eye(5, dtype=bool)].min(), cosine[5:, 5:][~np.eye(5, dtype=bool)].min()
+    assert min(same) > cosine[:5, 5:].max()  # every pair within a group beats every pair across
+    np.testing.assert_array_equal(vectors, cooccurrence_vectors(train, 10, 4, window=2, scale=0.1, seed=1))
+
+
+def test_cooccurrence_vectors_refuse_what_they_cannot_factorise() -> None:
+    with pytest.raises(SequenceInputError, match="dim must lie"):
+        cooccurrence_vectors(TRAIN, n_items=6, dim=6)
+    with pytest.raises(SequenceInputError, match="no two items co-occur"):
+        cooccurrence_vectors(_seqs([1], [2]), n_items=6, dim=2)
