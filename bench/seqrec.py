@@ -34,9 +34,12 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.report import finish, peak_rss_mb
 from models.sequences import (
     PROTOCOLS,
+    IntArray,
     SequenceData,
     evaluation_set,
     first_users,
@@ -96,6 +99,11 @@ def _settings(args: argparse.Namespace) -> dict[str, Any]:
         *("attributes", "attribute_width", "refit", "init_cooccurrence"),
     ]
     return {k: getattr(args, k) for k in keys}
+
+
+def _rounded(figures: dict[str, float]) -> dict[str, float]:
+    """The report's metrics of ``figures`` to four decimals (those it holds)."""
+    return {k: round(figures[k], 4) for k in METRICS if k in figures}
 
 
 def _row(figures: dict[str, float]) -> str:
@@ -168,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
         "attention_dropout": args.attention_dropout,
     }
 
-    def start_vectors(train: list[Any]) -> Any:
+    def start_vectors(train: list[IntArray]) -> np.ndarray | None:
         """Item vectors factorised from ``train``'s co-occurrence (``--init-cooccurrence``), or None."""
         if not args.init_cooccurrence:
             return None
@@ -226,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     best = next((r.validation for r in fitted.history if r.epoch == fitted.best_epoch), {})
     figures: dict[str, Any] = {
         "protocol": args.protocol,
-        **{k: round(tested[k], 4) for k in METRICS},
+        **_rounded(tested),
         "train_s": round(train_seconds, 1),
         "epochs": fitted.epochs_run,
         "dataset": Path(args.data).name,
@@ -239,14 +247,14 @@ def main(argv: list[str] | None = None) -> int:
         "best_epoch": fitted.best_epoch,
         "stop_reason": fitted.stop_reason,
         "refit": args.refit,
-        "before_refit": {k: round(before_refit[k], 4) for k in METRICS if k in before_refit},
-        "validation": {k: round(best[k], 4) for k in METRICS if k in best},
+        "before_refit": _rounded(before_refit),
+        "validation": _rounded(best),
         "eval_s": round(eval_seconds, 1),
         "params": int(model.count_params()),
         "peak_rss_mb": round(peak_rss_mb(), 0),
         "settings": _settings(args),
         "published": PUBLISHED.get((Path(args.data).name, args.protocol), {}),
-        "baselines": {name: {k: round(v[k], 4) for k in METRICS} for name, v in baselines.items()},
+        "baselines": {name: _rounded(measured) for name, measured in baselines.items()},
     }
     name = args.name or f"seqrec_{Path(args.data).stem.lower().replace('-', '_')}_{args.protocol}"
     title = f"BERT4Rec, {Path(args.data).name}, protocol {args.protocol} (leave-one-out, test position)"

@@ -71,12 +71,10 @@ class CoOccurrence:
             rows += [items[:-step][same], items[step:][same]]
             cols += [items[step:][same], items[:-step][same]]
         size = n_items + 1
-        row = np.concatenate(rows) if rows else np.zeros(0, np.int64)
-        col = np.concatenate(cols) if cols else np.zeros(0, np.int64)
-        counts = sparse.coo_matrix((np.ones(len(row)), (row, col)), shape=(size, size)).tocsr()
-        counts.sum_duplicates()
-        self.counts = counts
-        self.popularity = Popularity(train, n_items).counts
+        row, col = np.concatenate(rows), np.concatenate(cols)
+        # tocsr() sums the repeated (row, col) pairs into counts.
+        self.counts = sparse.coo_matrix((np.ones(len(row)), (row, col)), shape=(size, size)).tocsr()
+        self.popularity = np.bincount(items, minlength=size).astype(np.float64)
 
     def _recent_weights(self, sequences: Sequence[IntArray]) -> sparse.csr_matrix:
         """``(users, n_items + 1)``: each user's latest items, weighted by how recent they are."""
@@ -98,11 +96,9 @@ class CoOccurrence:
 
     def score_candidates(self, sequences: Sequence[IntArray], candidates: np.ndarray) -> np.ndarray:
         ids = np.asarray(candidates, dtype=np.int64)
-        scores: np.ndarray = np.asarray(
-            (self._recent_weights(sequences) @ self.counts[:, np.unique(ids)]).toarray()
-        )
-        position = np.searchsorted(np.unique(ids), ids)
-        gathered: np.ndarray = np.take_along_axis(scores, position, axis=1)
+        columns, position = np.unique(ids, return_inverse=True)  # score each distinct id once
+        scores = (self._recent_weights(sequences) @ self.counts[:, columns]).toarray()
+        gathered: np.ndarray = np.take_along_axis(scores, position.reshape(ids.shape), axis=1)
         return gathered + _TIE_BREAK * self.popularity[ids]
 
 
